@@ -1,0 +1,83 @@
+#pragma once
+// RAII wrappers for a SQLite connection and its prepared statements. A
+// Database is used by one thread at a time (the pool guarantees it); it is
+// opened in SQLite's multi-thread mode, so SQLite adds no mutex of its own.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "pool/busy_handler.hpp"
+#include "pool/database_options.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace busylab {
+
+struct DbStats;
+
+/// A prepared statement. Bind with 1-based indexes; step() returns true for a row.
+/// Any SQLite failure throws SqliteError.
+class Statement {
+ public:
+  Statement(sqlite3* db, std::string_view sql);
+  Statement(Statement&& other) noexcept : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)) {}
+  Statement& operator=(Statement&&) = delete;
+  Statement(const Statement&) = delete;
+  ~Statement();
+
+  Statement& bind(int index, std::int64_t value);
+  Statement& bind(int index, std::string_view text);
+  bool step();
+  std::int64_t column_int64(int index) const;
+  std::string column_text(int index) const;
+  /// Resets and clears bindings so the statement can run again.
+  void reset();
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+class Database {
+ public:
+  enum class Mode { kReadWrite, kReadOnly };
+
+  /// Opens (creating the file when kReadWrite) and applies every pragma in
+  /// `options`: busy handler, journal_mode, synchronous, cache_size,
+  /// mmap_size, and the size guard. Throws SqliteError naming the path.
+  Database(const DatabaseOptions& options, DbStats* stats, Mode mode = Mode::kReadWrite);
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+  ~Database();
+
+  /// Runs SQL without results (BEGIN, COMMIT, pragmas). Throws SqliteError.
+  void exec(std::string_view sql);
+  /// A statement prepared once per connection and reset before it is returned.
+  Statement& cached(std::string_view sql);
+  /// Runs a query returning one integer (PRAGMA page_count, COUNT(*)).
+  std::int64_t query_int(std::string_view sql);
+  /// True between BEGIN and COMMIT/ROLLBACK.
+  bool in_transaction() const;
+
+  BusyHandler& busy() { return busy_; }
+  sqlite3* handle() { return db_; }
+  DbStats* stats() { return stats_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  DbStats* stats_;
+  BusyHandler busy_;
+  sqlite3* db_ = nullptr;
+  std::vector<std::pair<std::string, std::unique_ptr<Statement>>> cache_;
+};
+
+/// Throws SqliteError built from the connection's last error, prefixed by `what`.
+[[noreturn]] void throw_sqlite(sqlite3* db, int rc, std::string_view what);
+
+}  // namespace busylab

@@ -1,0 +1,46 @@
+#pragma once
+// Settings applied to every SQLite connection busylab opens (`database.*`).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace busylab {
+
+class ConfigObject;
+
+enum class JournalMode { kDelete, kTruncate, kPersist, kWal };
+enum class Synchronous { kOff, kNormal, kFull, kExtra };
+enum class TransactionMode { kDeferred, kImmediate, kExclusive };
+enum class BusyRetry { kBackoff, kFixed };
+
+std::string_view to_string(JournalMode m);
+std::string_view to_string(Synchronous s);
+std::string_view to_string(TransactionMode t);
+std::string_view to_string(BusyRetry r);
+
+struct DatabaseOptions {
+  std::string path = "busylab.db";
+  JournalMode journal_mode = JournalMode::kWal;
+  Synchronous synchronous = Synchronous::kNormal;
+  /// 0 = never wait: a locked database fails at once with SQLITE_BUSY.
+  std::int64_t busy_timeout_ms = 5000;
+  BusyRetry busy_retry = BusyRetry::kBackoff;
+  /// Sleep between retries when busy_retry is fixed.
+  std::int64_t busy_retry_interval_ms = 1;
+  TransactionMode transaction = TransactionMode::kImmediate;
+  /// PRAGMA cache_size: pages when positive, KiB when negative (SQLite's rule).
+  std::int64_t cache_size = -2000;
+  std::int64_t mmap_size = 0;
+  /// Size guard in MiB (0 = none): writes that would grow the file past it fail
+  /// with SQLITE_FULL (HTTP 507); nothing is ever deleted.
+  std::int64_t max_size_mb = 0;
+
+  /// Reads the `database` object; unknown keys and bad values throw ConfigError.
+  static DatabaseOptions from_config(ConfigObject& object);
+  nlohmann::json to_json() const;
+};
+
+}  // namespace busylab

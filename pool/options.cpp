@@ -1,0 +1,122 @@
+#include <nlohmann/json.hpp>
+
+#include "common/config_reader.hpp"
+#include "pool/database_options.hpp"
+#include "pool/pool_options.hpp"
+
+namespace busylab {
+
+std::string_view to_string(JournalMode m) {
+  switch (m) {
+    case JournalMode::kDelete: return "delete";
+    case JournalMode::kTruncate: return "truncate";
+    case JournalMode::kPersist: return "persist";
+    case JournalMode::kWal: return "wal";
+  }
+  return "?";
+}
+
+std::string_view to_string(Synchronous s) {
+  switch (s) {
+    case Synchronous::kOff: return "off";
+    case Synchronous::kNormal: return "normal";
+    case Synchronous::kFull: return "full";
+    case Synchronous::kExtra: return "extra";
+  }
+  return "?";
+}
+
+std::string_view to_string(TransactionMode t) {
+  switch (t) {
+    case TransactionMode::kDeferred: return "deferred";
+    case TransactionMode::kImmediate: return "immediate";
+    case TransactionMode::kExclusive: return "exclusive";
+  }
+  return "?";
+}
+
+std::string_view to_string(BusyRetry r) { return r == BusyRetry::kBackoff ? "backoff" : "fixed"; }
+
+std::string_view to_string(StrategyKind k) {
+  switch (k) {
+    case StrategyKind::kPerRequest: return "per_request";
+    case StrategyKind::kPool: return "pool";
+    case StrategyKind::kSingleWriter: return "single_writer";
+    case StrategyKind::kBatched: return "batched";
+  }
+  return "?";
+}
+
+DatabaseOptions DatabaseOptions::from_config(ConfigObject& o) {
+  DatabaseOptions d;
+  o.read("path", d.path);
+  if (d.path.empty()) o.fail("path", "must not be empty");
+  o.read_enum("journal_mode", d.journal_mode,
+              {{"delete", JournalMode::kDelete},
+               {"truncate", JournalMode::kTruncate},
+               {"persist", JournalMode::kPersist},
+               {"wal", JournalMode::kWal}});
+  o.read_enum("synchronous", d.synchronous,
+              {{"off", Synchronous::kOff},
+               {"normal", Synchronous::kNormal},
+               {"full", Synchronous::kFull},
+               {"extra", Synchronous::kExtra}});
+  o.read("busy_timeout_ms", d.busy_timeout_ms, 0, 3'600'000);
+  o.read_enum("busy_retry", d.busy_retry, {{"backoff", BusyRetry::kBackoff}, {"fixed", BusyRetry::kFixed}});
+  o.read("busy_retry_interval_ms", d.busy_retry_interval_ms, 1, 10'000);
+  o.read_enum("transaction", d.transaction,
+              {{"deferred", TransactionMode::kDeferred},
+               {"immediate", TransactionMode::kImmediate},
+               {"exclusive", TransactionMode::kExclusive}});
+  o.read("cache_size", d.cache_size, -1'000'000'000, 1'000'000'000);
+  o.read("mmap_size", d.mmap_size, 0, std::int64_t{1} << 40);
+  o.read("max_size_mb", d.max_size_mb, 0, 1'000'000);
+  o.finish();
+  return d;
+}
+
+nlohmann::json DatabaseOptions::to_json() const {
+  return {{"path", path},
+          {"journal_mode", to_string(journal_mode)},
+          {"synchronous", to_string(synchronous)},
+          {"busy_timeout_ms", busy_timeout_ms},
+          {"busy_retry", to_string(busy_retry)},
+          {"busy_retry_interval_ms", busy_retry_interval_ms},
+          {"transaction", to_string(transaction)},
+          {"cache_size", cache_size},
+          {"mmap_size", mmap_size},
+          {"max_size_mb", max_size_mb}};
+}
+
+PoolOptions PoolOptions::from_config(ConfigObject& o) {
+  PoolOptions p;
+  o.read_enum("strategy", p.strategy,
+              {{"per_request", StrategyKind::kPerRequest},
+               {"pool", StrategyKind::kPool},
+               {"single_writer", StrategyKind::kSingleWriter},
+               {"batched", StrategyKind::kBatched}});
+  o.read("size", p.size, 1, 1024);
+  o.read("checkout_timeout_ms", p.checkout_timeout_ms, 1, 3'600'000);
+  o.read("queue_target_ms", p.queue_target_ms, 0, 3'600'000);
+  o.read("queue_interval_ms", p.queue_interval_ms, 0, 3'600'000);
+  if ((p.queue_target_ms == 0) != (p.queue_interval_ms == 0)) {
+    o.fail(p.queue_target_ms == 0 ? "queue_target_ms" : "queue_interval_ms",
+           "queue_target_ms and queue_interval_ms enable shedding together; set both or neither");
+  }
+  o.read("max_waiters", p.max_waiters, 1, 1'000'000);
+  o.read("max_batch", p.max_batch, 1, 100'000);
+  o.finish();
+  return p;
+}
+
+nlohmann::json PoolOptions::to_json() const {
+  return {{"strategy", to_string(strategy)},
+          {"size", size},
+          {"checkout_timeout_ms", checkout_timeout_ms},
+          {"queue_target_ms", queue_target_ms},
+          {"queue_interval_ms", queue_interval_ms},
+          {"max_waiters", max_waiters},
+          {"max_batch", max_batch}};
+}
+
+}  // namespace busylab

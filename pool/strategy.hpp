@@ -1,0 +1,58 @@
+#pragma once
+// How a request's operation gets a connection. Four kinds (pool.strategy):
+//   per_request    a fresh connection per operation, at most pool.size at once
+//   pool           pool.size connections kept open and lent FIFO
+//   single_writer  one writer connection for every write, pool.size readers
+//   batched        one writer committing queued writes together, pool.size readers
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <nlohmann/json_fwd.hpp>
+
+#include "pool/database_options.hpp"
+#include "pool/operation.hpp"
+#include "pool/pool_options.hpp"
+
+namespace busylab {
+
+struct DbStats;
+
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+
+  /// Runs `op` and resumes on the caller's executor with its outcome. Never
+  /// throws for expected outcomes (busy, timeout, full...); an exception
+  /// means a bug in the operation and leaves no connection lent.
+  virtual boost::asio::awaitable<OpOutcome> execute(Operation op) = 0;
+
+  /// Strategy-specific figures for /stats (pool sizes, waits, batches). Thread-safe.
+  virtual nlohmann::json stats_json() const = 0;
+
+  /// Connections lent right now (0 when nothing is running). Thread-safe.
+  virtual std::size_t in_use() const = 0;
+
+  /// Call once the io threads have stopped: fails waiters, finishes the
+  /// running database work and joins the database threads.
+  virtual void close() = 0;
+};
+
+/// Builds the strategy `pool.strategy` names. `executor` runs checkout timers;
+/// database work runs on threads the strategy owns. Opens the kept
+/// connections now; throws SqliteError when one cannot be opened.
+std::unique_ptr<Strategy> make_strategy(const DatabaseOptions& db, const PoolOptions& pool,
+                                        boost::asio::any_io_executor executor, DbStats& stats);
+
+/// Opens the database once at start-up: creates the schema and sets the
+/// journal mode. Throws SqliteError with a message naming the path.
+void prepare_database(const DatabaseOptions& db, DbStats& stats);
+
+/// PRAGMA wal_checkpoint(TRUNCATE) when in WAL mode; returns false (and
+/// fills `error`) when it could not complete.
+bool checkpoint_database(const DatabaseOptions& db, DbStats& stats, std::string& error);
+
+}  // namespace busylab

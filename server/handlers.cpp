@@ -1,0 +1,218 @@
+#include "server/handlers.hpp"
+
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "pool/db_stats.hpp"
+#include "pool/operation.hpp"
+#include "pool/sqlite_error.hpp"
+#include "pool/strategy.hpp"
+#include "server/router.hpp"
+
+namespace busylab {
+
+namespace {
+
+const auto kStartTime = std::chrono::steady_clock::now();
+
+HttpResponse json_response(int status, const nlohmann::json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+// The contract: busy, pool timeout and shedding are 503 with Retry-After and
+// a body naming the cause; full is 507; the unexpected is 500.
+HttpResponse outcome_error(const OpOutcome& out) {
+  nlohmann::json body = {{"error", to_string(out.errc)}};
+  if (!out.message.empty()) body["detail"] = out.message;
+  if (out.sqlite_code != 0) body["code"] = sqlite_code_name(out.sqlite_code);
+  int status = 500;
+  int retry_after = 0;
+  switch (out.errc) {
+    case Errc::kBusy:
+    case Errc::kBusySnapshot:
+      status = 503;
+      retry_after = 1;
+      body["waited_ms"] = out.waited_ms;
+      break;
+    case Errc::kPoolTimeout:
+    case Errc::kOverloaded:
+    case Errc::kShuttingDown:
+      status = 503;
+      retry_after = 1;
+      break;
+    case Errc::kReadOnly:
+      status = 503;
+      body["detail"] = "the database is read-only: " + out.message;
+      break;
+    case Errc::kFull: status = 507; break;
+    case Errc::kNotFound: status = 404; break;
+    case Errc::kConstraint: status = 409; break;
+    default: status = 500; break;
+  }
+  HttpResponse r = json_response(status, body);
+  r.retry_after_s = retry_after;
+  return r;
+}
+
+// The optional {"payload": "..."} body of POST /rows. Returns false with a
+// message for anything else.
+bool parse_payload(std::string_view body, std::string& payload, std::string& problem) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return true;  // no body: empty payload
+  const auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) {
+    problem = "body is not valid JSON";
+    return false;
+  }
+  if (!json.is_object()) {
+    problem = "body must be a JSON object like {\"payload\": \"text\"}";
+    return false;
+  }
+  for (auto it = json.begin(); it != json.end(); ++it) {
+    if (it.key() != "payload") {
+      problem = "unknown field '" + it.key() + "'; the only field is 'payload'";
+      return false;
+    }
+    if (!it->is_string()) {
+      problem = std::string("'payload' must be a string, got ") + it->type_name();
+      return false;
+    }
+    payload = it->get<std::string>();
+  }
+  return true;
+}
+
+}  // namespace
+
+HttpResponse error_response(int status, std::string_view error, std::string_view detail) {
+  nlohmann::json body = {{"error", error}};
+  if (!detail.empty()) body["detail"] = detail;
+  return json_response(status, body);
+}
+
+std::string Handlers::stats_body() const {
+  const auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - kStartTime).count();
+  nlohmann::json doc = {{"config", config_.to_json()},
+                        {"uptime_s", uptime},
+                        {"requests", stats_.to_json()},
+                        {"writes",
+                         {{"acknowledged", stats_.acknowledged()},
+                          {"committed", db_stats_.writes_committed.load(std::memory_order_relaxed)}}},
+                        {"database", db_stats_.to_json()},
+                        {"strategy", strategy_.stats_json()},
+                        {"draining", draining_.load()}};
+  return doc.dump();
+}
+
+boost::asio::awaitable<HttpResponse> Handlers::handle(HttpRequest request) {
+  HttpResponse response;
+  try {
+    response = co_await dispatch(request);
+  } catch (const std::exception& e) {
+    spdlog::error("{} {}: unexpected error: {}", request.method, request.target, e.what());
+    response = error_response(500, "internal_error", "unexpected server error; see the server log");
+  }
+  stats_.record(response.route, response.status);
+  co_return response;
+}
+
+boost::asio::awaitable<HttpResponse> Handlers::dispatch(const HttpRequest& request) {
+  RouteMatch match = match_route(request.method, request.target);
+  HttpResponse response;
+  if (!match.path_found) {
+    response = error_response(404, "not_found", "no such path: " + std::string(request.target.substr(0, 200)));
+    co_return response;
+  }
+  if (!match.method_allowed) {
+    response = error_response(405, "method_not_allowed",
+                              std::string(request.method.substr(0, 20)) + " is not allowed here; use " +
+                                  std::string(match.allow));
+    response.allow = match.allow;
+    response.route = match.route;
+    co_return response;
+  }
+
+  Operation op;
+  int success_status = 200;
+  switch (match.route) {
+    case Route::kControl:
+      response = json_response(200, {{"ok", true}});
+      response.route = match.route;
+      co_return response;
+    case Route::kHealthz:
+      response = draining_.load() ? error_response(503, "shutting_down", "server is draining")
+                                  : json_response(200, {{"status", "ok"}});
+      response.route = match.route;
+      co_return response;
+    case Route::kStats:
+      response.status = 200;
+      response.body = stats_body();
+      response.route = match.route;
+      co_return response;
+    case Route::kRowsInsert: {
+      std::string payload, problem;
+      if (!parse_payload(request.body, payload, problem)) {
+        response = error_response(400, "bad_request", problem);
+        response.route = match.route;
+        co_return response;
+      }
+      op = ops::insert_row(std::move(payload));
+      success_status = 201;
+      break;
+    }
+    case Route::kRowsCount: op = ops::count_rows(); break;
+    case Route::kRowsGet: {
+      std::int64_t id = 0;
+      if (!parse_row_id(match.param, id)) {
+        response = error_response(400, "bad_request",
+                                  "row id must be a whole number from 1 to 9223372036854775807");
+        response.route = match.route;
+        co_return response;
+      }
+      op = ops::get_row(id);
+      break;
+    }
+    case Route::kCounterIncrement:
+      if (!valid_counter_name(match.param)) {
+        response = error_response(400, "bad_request",
+                                  "counter name must be 1-64 characters of letters, digits, '_', '-' or '.'");
+        response.route = match.route;
+        co_return response;
+      }
+      op = ops::increment(match.param);
+      break;
+    case Route::kSeed: op = ops::seed(); break;
+    default:
+      response = error_response(404, "not_found", "no such path");
+      co_return response;
+  }
+
+  const bool write = op.write;
+  const OpKind kind = op.kind;
+  const OpOutcome out = co_await strategy_.execute(std::move(op));
+  if (!out.ok()) {
+    response = outcome_error(out);
+    response.route = match.route;
+    co_return response;
+  }
+  nlohmann::json body;
+  switch (kind) {
+    case OpKind::kInsertRow: body = {{"id", out.value}}; break;
+    case OpKind::kCountRows: body = {{"count", out.value}}; break;
+    case OpKind::kGetRow: body = {{"id", out.value}, {"payload", out.text}}; break;
+    case OpKind::kIncrement: body = {{"name", out.text}, {"value", out.value}}; break;
+    case OpKind::kSeed: body = {{"before", out.value}, {"after", out.value2}}; break;
+    default: body = {{"ok", true}}; break;
+  }
+  // From here the client is told the write happened: it is committed.
+  if (write) stats_.writes_acknowledged();
+  response = json_response(success_status, body);
+  response.route = match.route;
+  co_return response;
+}
+
+}  // namespace busylab

@@ -1,0 +1,61 @@
+#pragma once
+// Turns a parsed HTTP request into a database operation and its outcome into
+// a status and JSON body, following the error contract in docs/http-api.md.
+// Knows nothing of sockets or Beast: the session gives it plain strings.
+
+#include <atomic>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "server/server_options.hpp"
+#include "server/stats.hpp"
+
+namespace busylab {
+
+class Strategy;
+struct DbStats;
+
+struct HttpRequest {
+  std::string_view method;
+  std::string_view target;
+  std::string_view body;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string body;          // JSON text
+  int retry_after_s = 0;     // > 0 adds Retry-After
+  std::string_view allow;    // non-empty adds Allow (405)
+  Route route = Route::kUnknown;
+};
+
+/// A JSON error body {"error": error, "detail": detail}.
+HttpResponse error_response(int status, std::string_view error, std::string_view detail);
+
+class Handlers {
+ public:
+  Handlers(const Config& config, Strategy& strategy, ServerStats& stats, DbStats& db_stats,
+           const std::atomic<bool>& draining)
+      : config_(config), strategy_(strategy), stats_(stats), db_stats_(db_stats), draining_(draining) {}
+
+  /// Handles one request. Never throws: an unexpected exception becomes a
+  /// 500 and is logged. Records the route and status in the stats.
+  /// Thread-safe (many sessions call it at once).
+  boost::asio::awaitable<HttpResponse> handle(HttpRequest request);
+
+  /// The /stats document.
+  std::string stats_body() const;
+
+ private:
+  boost::asio::awaitable<HttpResponse> dispatch(const HttpRequest& request);
+
+  const Config& config_;
+  Strategy& strategy_;
+  ServerStats& stats_;
+  DbStats& db_stats_;
+  const std::atomic<bool>& draining_;
+};
+
+}  // namespace busylab

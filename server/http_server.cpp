@@ -1,0 +1,388 @@
+// The only translation unit of the server that includes Beast.
+#include "server/http_server.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <list>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "pool/db_stats.hpp"
+#include "pool/strategy.hpp"
+#include "server/handlers.hpp"
+#include "server/stats.hpp"
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace busylab {
+
+std::string ShutdownSummary::line() const {
+  std::string s = "busylab: stopped" + std::string(forced ? " (grace period ran out)" : "") + ": " +
+                  std::to_string(requests) + " requests, " + std::to_string(writes_acknowledged) +
+                  " writes acknowledged (" + std::to_string(writes_committed) + " committed), " +
+                  std::to_string(busy_errors + busy_snapshot_errors) + " busy errors (" +
+                  std::to_string(busy_snapshot_errors) + " BUSY_SNAPSHOT), " + std::to_string(pool_timeouts) +
+                  " pool timeouts, " + std::to_string(shed) + " shed";
+  s += checkpointed ? ", WAL checkpointed" : ", checkpoint failed: " + checkpoint_error;
+  return s;
+}
+
+namespace {
+
+// What the shutdown sequence needs to reach a session: touched only on the
+// session's strand.
+struct SessionHandle {
+  asio::any_io_executor executor;
+  beast::tcp_stream* stream = nullptr;
+  bool busy = false;
+};
+
+// Parse errors that deserve an answer before the connection is closed.
+int status_for_read_error(const beast::error_code& ec) {
+  if (ec == http::error::header_limit) return 431;
+  if (ec == http::error::body_limit) return 413;
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message || ec == beast::error::timeout ||
+      ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+      ec == asio::error::broken_pipe || ec == asio::error::bad_descriptor) {
+    return 0;  // the client is gone or too slow: just close
+  }
+  // Every other HTTP parse error (bad method, version, chunk, ...) is the client's fault.
+  if (ec.category() == http::make_error_code(http::error::bad_method).category()) return 400;
+  return 0;
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  explicit Impl(Config c)
+      : config(std::move(c)),
+        ioc(config.server.effective_threads()),
+        acceptor(asio::make_strand(ioc)) {
+    prepare_database(config.database, db_stats);
+    strategy = make_strategy(config.database, config.pool, ioc.get_executor(), db_stats);
+    handlers = std::make_unique<Handlers>(config, *strategy, stats, db_stats, draining);
+
+    const tcp::endpoint endpoint(asio::ip::make_address(config.server.address),
+                                 static_cast<unsigned short>(config.server.port));
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(asio::socket_base::max_listen_connections);
+  }
+
+  ~Impl() {
+    // Strategy first (joins database threads, drops waiters) while the
+    // io_context that its handlers belong to still exists.
+    if (strategy) strategy->close();
+  }
+
+  // ---- connections ------------------------------------------------------
+
+  asio::awaitable<void> accept_loop() {
+    auto last_warning = std::chrono::steady_clock::time_point{};
+    asio::steady_timer backoff(acceptor.get_executor());
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), asio::as_tuple(asio::use_awaitable));
+      if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
+      if (ec) {
+        stats.accept_error();
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_warning > std::chrono::seconds(1)) {
+          last_warning = now;
+          spdlog::warn("accept failed: {} (open connections: {}); backing off{}", ec.message(),
+                       stats.active_connections(),
+                       ec == asio::error::no_descriptors ? "; raise the limit with `ulimit -n`" : "");
+        }
+        // Out of descriptors (or another resource): wait instead of spinning.
+        backoff.expires_after(std::chrono::milliseconds(50));
+        co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+        continue;
+      }
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, session(std::move(socket)), [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::error("session ended by an exception: {}", ex.what());
+        }
+      });
+    }
+  }
+
+  asio::awaitable<void> session(tcp::socket socket) {
+    auto handle = std::make_shared<SessionHandle>();
+    handle->executor = socket.get_executor();
+    beast::tcp_stream stream(std::move(socket));
+    handle->stream = &stream;
+    std::list<std::shared_ptr<SessionHandle>>::iterator position;
+    {
+      std::lock_guard lock(sessions_mutex);
+      position = sessions.insert(sessions.end(), handle);
+    }
+    stats.connection_opened();
+    try {
+      co_await serve(stream, *handle);
+    } catch (const std::exception& e) {
+      spdlog::error("connection error: {}", e.what());
+    }
+    handle->stream = nullptr;
+    {
+      std::lock_guard lock(sessions_mutex);
+      sessions.erase(position);
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stats.connection_closed();
+  }
+
+  asio::awaitable<void> write_error(beast::tcp_stream& stream, int status, std::string_view error,
+                                    std::string_view detail) {
+    stats.record(Route::kUnknown, status);
+    http::response<http::string_body> res{static_cast<http::status>(status), 11};
+    res.set(http::field::server, "busylab");
+    res.set(http::field::content_type, "application/json");
+    res.body() = error_response(status, error, detail).body;
+    res.keep_alive(false);
+    res.prepare_payload();
+    stream.expires_after(std::chrono::seconds(2));
+    co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+  }
+
+  asio::awaitable<void> serve(beast::tcp_stream& stream, SessionHandle& handle) {
+    const auto& s = config.server;
+    beast::flat_buffer buffer;
+    for (;;) {
+      handle.busy = false;
+      if (draining.load() && buffer.size() == 0) co_return;
+      if (buffer.size() == 0) {
+        // Idle keep-alive connection: wait for the first byte of a request.
+        stream.expires_after(std::chrono::milliseconds(s.idle_timeout_ms));
+        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), asio::as_tuple(asio::use_awaitable));
+        if (ec) co_return;
+        buffer.commit(n);
+      }
+      handle.busy = true;
+
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(s.header_limit));
+      parser.body_limit(static_cast<std::uint64_t>(s.body_limit));
+      stream.expires_after(std::chrono::milliseconds(s.header_timeout_ms));
+      auto [header_ec, header_n] =
+          co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      if (header_ec) {
+        co_await reject(stream, header_ec);
+        co_return;
+      }
+      if (!parser.is_done()) {
+        if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+          http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
+          stream.expires_after(std::chrono::milliseconds(s.write_timeout_ms));
+          auto [ec, n] = co_await http::async_write(stream, go_on, asio::as_tuple(asio::use_awaitable));
+          if (ec) co_return;
+        }
+        stream.expires_after(std::chrono::milliseconds(s.body_timeout_ms));
+        auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+        if (body_ec) {
+          co_await reject(stream, body_ec);
+          co_return;
+        }
+      }
+      // No timer runs while the database works: the strategy bounds the wait.
+      stream.expires_never();
+
+      const auto& req = parser.get();
+      HttpRequest request{req.method_string(), req.target(), req.body()};
+      HttpResponse result = co_await handlers->handle(request);
+
+      const bool keep_alive = req.keep_alive() && !draining.load();
+      http::response<http::string_body> res{static_cast<http::status>(result.status), req.version()};
+      res.set(http::field::server, "busylab");
+      res.set(http::field::content_type, "application/json");
+      if (result.retry_after_s > 0) res.set(http::field::retry_after, std::to_string(result.retry_after_s));
+      if (!result.allow.empty()) res.set(http::field::allow, result.allow);
+      res.keep_alive(keep_alive);
+      res.body() = std::move(result.body);
+      res.prepare_payload();
+      if (req.method() == http::verb::head) {
+        const auto length = res.body().size();
+        res.body().clear();
+        res.content_length(length);
+      }
+      stream.expires_after(std::chrono::milliseconds(s.write_timeout_ms));
+      auto [write_ec, write_n] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+      if (write_ec || !keep_alive) co_return;
+    }
+  }
+
+  asio::awaitable<void> reject(beast::tcp_stream& stream, const beast::error_code& ec) {
+    const int status = status_for_read_error(ec);
+    if (status == 431) {
+      co_await write_error(stream, 431, "headers_too_large",
+                           "request headers exceed server.header_limit (" + std::to_string(config.server.header_limit) +
+                               " bytes)");
+    } else if (status == 413) {
+      co_await write_error(stream, 413, "body_too_large",
+                           "request body exceeds server.body_limit (" + std::to_string(config.server.body_limit) +
+                               " bytes)");
+    } else if (status == 400) {
+      co_await write_error(stream, 400, "bad_request", "malformed HTTP request: " + ec.message());
+    }
+  }
+
+  // ---- shutdown ---------------------------------------------------------
+
+  void for_each_session(bool idle_only) {
+    std::vector<std::shared_ptr<SessionHandle>> copy;
+    {
+      std::lock_guard lock(sessions_mutex);
+      copy.assign(sessions.begin(), sessions.end());
+    }
+    for (auto& h : copy) {
+      asio::post(h->executor, [h, idle_only] {
+        if (h->stream && (!idle_only || !h->busy)) h->stream->cancel();
+      });
+    }
+  }
+
+  std::size_t session_count() {
+    std::lock_guard lock(sessions_mutex);
+    return sessions.size();
+  }
+
+  void begin_shutdown() {
+    if (draining.exchange(true)) return;
+    spdlog::info("shutting down: no new connections; {} open", session_count());
+    asio::post(acceptor.get_executor(), [this] {
+      beast::error_code ignored;
+      acceptor.close(ignored);
+    });
+    asio::co_spawn(ioc, drain(), [](std::exception_ptr) {});
+  }
+
+  asio::awaitable<void> drain() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.server.shutdown_grace_ms);
+    asio::steady_timer tick(ioc);
+    while (session_count() > 0 && std::chrono::steady_clock::now() < deadline) {
+      for_each_session(/*idle_only=*/true);
+      tick.expires_after(std::chrono::milliseconds(10));
+      co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    forced = session_count() > 0;
+    if (forced) spdlog::warn("grace period over with {} connections still open; closing them", session_count());
+    if (signals) {
+      beast::error_code ignored;
+      signals->cancel(ignored);
+    }
+    ioc.stop();
+  }
+
+  void wait_signal() {
+    signals->async_wait([this](const beast::error_code& ec, int signal) {
+      if (ec) return;
+      if (draining.load()) {
+        // Second signal: the user wants out now. Everything acknowledged is
+        // already committed, so exiting loses nothing that was promised.
+        std::fprintf(stderr, "busylab: second signal (%d): exiting now\n", signal);
+        std::_Exit(1);
+      }
+      spdlog::info("received signal {}; draining (second signal exits at once)", signal);
+      begin_shutdown();
+      wait_signal();
+    });
+  }
+
+  // Declared before the io_context so they outlive it: handlers still queued
+  // in it when it is destroyed may hold leases and refer to the stats.
+  Config config;
+  DbStats db_stats;
+  ServerStats stats;
+  std::atomic<bool> draining{false};
+  std::unique_ptr<Strategy> strategy;
+  std::unique_ptr<Handlers> handlers;
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
+  bool forced = false;
+  std::optional<asio::signal_set> signals;
+  std::mutex sessions_mutex;
+  std::list<std::shared_ptr<SessionHandle>> sessions;
+};
+
+HttpServer::HttpServer(Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+HttpServer::~HttpServer() = default;
+
+std::string HttpServer::address() const { return impl_->acceptor.local_endpoint().address().to_string(); }
+std::uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+const Config& HttpServer::config() const { return impl_->config; }
+ServerStats& HttpServer::stats() { return impl_->stats; }
+DbStats& HttpServer::db_stats() { return impl_->db_stats; }
+Strategy& HttpServer::strategy() { return *impl_->strategy; }
+nlohmann::json HttpServer::stats_json() const { return nlohmann::json::parse(impl_->handlers->stats_body()); }
+
+void HttpServer::stop() {
+  asio::post(impl_->ioc, [impl = impl_.get()] { impl->begin_shutdown(); });
+}
+
+ShutdownSummary HttpServer::run(bool handle_signals) {
+  Impl& m = *impl_;
+  if (handle_signals) {
+    m.signals.emplace(m.ioc, SIGINT, SIGTERM);
+    m.wait_signal();
+  }
+  asio::co_spawn(m.acceptor.get_executor(), m.accept_loop(), [](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::critical("listener stopped by an exception: {}", ex.what());
+    }
+  });
+  const int threads = m.config.server.effective_threads();
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; ++i) pool.emplace_back([&m] { m.ioc.run(); });
+  m.ioc.run();
+  for (auto& t : pool) t.join();
+
+  // io threads are gone: no request can start now.
+  m.strategy->close();
+
+  ShutdownSummary summary;
+  summary.requests = m.stats.requests();
+  summary.writes_acknowledged = m.stats.acknowledged();
+  summary.writes_committed = m.db_stats.writes_committed.load();
+  summary.busy_errors = m.db_stats.busy_failures.load();
+  summary.busy_snapshot_errors = m.db_stats.busy_snapshot_failures.load();
+  const auto strategy_stats = m.strategy->stats_json();
+  for (const char* key : {"pool", "writer_pool"}) {
+    if (strategy_stats.contains(key)) {
+      summary.pool_timeouts += strategy_stats[key].value("checkout_timeouts", std::uint64_t{0});
+      summary.shed += strategy_stats[key].value("shed", std::uint64_t{0});
+    }
+  }
+  summary.forced = m.forced;
+  summary.checkpointed = checkpoint_database(m.config.database, m.db_stats, summary.checkpoint_error);
+  return summary;
+}
+
+}  // namespace busylab

@@ -1,0 +1,73 @@
+#pragma once
+// The busylab HTTP service: an io_context run by server.threads threads, a
+// listener, one coroutine per connection (Beast, HTTP/1.1 keep-alive), the
+// handlers, and the connection strategy behind them. Beast stays inside
+// http_server.cpp; this header only shows what main() and tests need.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "server/server_options.hpp"
+
+namespace busylab {
+
+class Strategy;
+class ServerStats;
+struct DbStats;
+
+/// Figures printed when the server stops.
+struct ShutdownSummary {
+  std::uint64_t requests = 0;
+  std::uint64_t writes_acknowledged = 0;
+  std::uint64_t writes_committed = 0;
+  std::uint64_t busy_errors = 0;
+  std::uint64_t busy_snapshot_errors = 0;
+  std::uint64_t pool_timeouts = 0;
+  std::uint64_t shed = 0;
+  bool forced = false;          // grace period ran out with requests in flight
+  bool checkpointed = true;
+  std::string checkpoint_error;
+
+  std::string line() const;
+};
+
+class HttpServer {
+ public:
+  /// Prepares the database (schema, journal mode), opens the strategy's
+  /// connections and binds the listening socket. Throws SqliteError when the
+  /// database cannot be opened or is not a database, and
+  /// boost::system::system_error when the address cannot be bound.
+  explicit HttpServer(Config config);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  /// The bound address and port (the real port when server.port is 0).
+  std::string address() const;
+  std::uint16_t port() const;
+
+  /// Serves until stop() or, with `handle_signals`, SIGINT/SIGTERM; then
+  /// drains (bounded by server.shutdown_grace_ms), closes the strategy and
+  /// checkpoints the WAL. A second signal while draining exits the process
+  /// at once with status 1. Blocks; call once.
+  ShutdownSummary run(bool handle_signals);
+
+  /// Begins the graceful shutdown. Thread-safe; idempotent.
+  void stop();
+
+  const Config& config() const;
+  ServerStats& stats();
+  DbStats& db_stats();
+  Strategy& strategy();
+  /// The /stats document as run() would serve it.
+  nlohmann::json stats_json() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace busylab
