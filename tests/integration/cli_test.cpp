@@ -1,0 +1,114 @@
+// `busylab serve` as a user runs it: clear errors with exit status 2 for bad
+// configs, the listening line and port file, and a clean SIGTERM stop.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+
+#include "tests/support/child_process.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/sqlite_probe.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace busylab::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kBinary = BUSYLAB_BINARY;
+const std::string kSource = BUSYLAB_SOURCE_DIR;
+
+std::string write_file(const TempDir& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir.file(name);
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(Cli, HelpDescribesServe) {
+  TempDir dir;
+  const auto r = run_command({kBinary, "--help"}, dir.path().string());
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("serve"), std::string::npos);
+  const auto serve = run_command({kBinary, "serve", "--help"}, dir.path().string());
+  EXPECT_EQ(serve.status, 0);
+  EXPECT_NE(serve.out.find("--port-file"), std::string::npos);
+  EXPECT_NE(serve.out.find("--set"), std::string::npos);
+}
+
+TEST(Cli, UnknownKeyIsNamedWithSuggestion) {
+  TempDir dir;
+  const auto path = write_file(dir, "c.json", R"({"database": {"busy_timeot_ms": 10}})");
+  const auto r = run_command({kBinary, "serve", "--config", path}, dir.path().string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("database.busy_timeot_ms"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("did you mean 'database.busy_timeout_ms'"), std::string::npos) << r.err;
+}
+
+TEST(Cli, MalformedJsonHasLineAndColumn) {
+  TempDir dir;
+  const auto path = write_file(dir, "c.json", "{\n  \"pool\": {\n    \"size\": 4\n    \"strategy\": \"pool\"\n  }\n}\n");
+  const auto r = run_command({kBinary, "serve", "--config", path}, dir.path().string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("c.json:4:"), std::string::npos) << r.err;
+}
+
+TEST(Cli, BadOverrideAndMissingFileExit2) {
+  TempDir dir;
+  auto r = run_command({kBinary, "serve", "--set", "pool.size=0"}, dir.path().string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("pool.size"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--set"), std::string::npos) << r.err;
+  r = run_command({kBinary, "serve", "--config", dir.file("missing.json")}, dir.path().string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("missing.json"), std::string::npos) << r.err;
+  r = run_command({kBinary, "serve", "--no-such-flag"}, dir.path().string());
+  EXPECT_EQ(r.status, 2);
+}
+
+TEST(Cli, UnusableDatabaseIsNamed) {
+  TempDir dir;
+  const std::string missing_folder = dir.file("no/such/folder/x.db");
+  auto r = run_command({kBinary, "serve", "--set", "server.port=0", "--set", "database.path=" + missing_folder},
+                       dir.path().string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find(missing_folder), std::string::npos) << r.err;
+  const auto not_db = write_file(dir, "text.db", std::string(8192, 'z'));
+  r = run_command({kBinary, "serve", "--set", "server.port=0", "--set", "database.path=" + not_db},
+                  dir.path().string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find(not_db), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not a database"), std::string::npos) << r.err;
+}
+
+TEST(Cli, ServesThenStopsCleanlyOnSigterm) {
+  TempDir dir;
+  const std::string db = dir.file("served.db");
+  const std::string port_file = dir.file("port");
+  ChildProcess server({kBinary, "serve", "--config", kSource + "/config/pool.json", "--set", "server.port=0", "--set",
+                       "database.path=" + db, "--port-file", port_file},
+                      dir.path().string());
+  const int port = read_port_file(port_file, 20s);
+  ASSERT_GT(port, 0) << server.err();
+  {
+    HttpClient client(static_cast<std::uint16_t>(port));
+    for (int i = 0; i < 10; ++i) EXPECT_EQ(client.request("POST", "/rows", "")->status, 201);
+    EXPECT_EQ(client.request("GET", "/healthz")->status, 200);
+  }
+  server.signal(SIGTERM);
+  const auto status = server.wait(20s);
+  ASSERT_TRUE(status) << "server did not stop after SIGTERM";
+  EXPECT_EQ(*status, 0) << server.err();
+  const std::string out = server.out();
+  EXPECT_NE(out.find("listening on 127.0.0.1:" + std::to_string(port)), std::string::npos) << out;
+  EXPECT_NE(out.find("10 writes acknowledged"), std::string::npos) << out;
+  EXPECT_NE(out.find("WAL checkpointed"), std::string::npos) << out;
+  EXPECT_EQ(query_int(db, "SELECT COUNT(*) FROM rows"), 10);
+  // TRUNCATE checkpoint leaves an empty WAL behind.
+  std::error_code ec;
+  const auto wal_size = std::filesystem::file_size(db + "-wal", ec);
+  EXPECT_TRUE(ec || wal_size == 0) << wal_size;
+}
+
+}  // namespace
+}  // namespace busylab::testing
