@@ -78,7 +78,8 @@ int serve(const std::optional<std::string>& config_path, const std::vector<std::
                config.database.busy_timeout_ms, config.database.path);
   const auto summary = server->run(/*handle_signals=*/true);
   std::cout << summary.line() << std::endl;
-  return 0;
+  // 1 when the grace period ran out with requests in flight: they were cut off.
+  return summary.forced ? 1 : 0;
 }
 
 }  // namespace
@@ -103,8 +104,9 @@ int main(int argc, char** argv) {
   serve_cmd->footer(
       "Prints 'listening on ADDRESS:PORT' on stdout once ready. SIGINT/SIGTERM drain in-flight\n"
       "requests (server.shutdown_grace_ms), checkpoint the WAL and print a summary; a second\n"
-      "signal exits at once. Exit status: 0 after a clean stop, 2 for a bad config or a database\n"
-      "or address that cannot be used.");
+      "signal exits at once. Exit status: 0 after a clean stop, 1 when the grace period ran out\n"
+      "or a second signal cut the drain short, 2 for a bad config or a database or address that\n"
+      "cannot be used.");
 
   try {
     app.parse(argc, argv);

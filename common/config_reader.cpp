@@ -117,6 +117,7 @@ std::string closest_match(std::string_view word, const std::vector<std::string>&
 }
 
 std::string describe_json(const nlohmann::json& value) {
+  if (value.is_null()) return "null";
   std::string text = value.dump();
   if (text.size() > 40) text = text.substr(0, 37) + "...";
   return std::string(value.type_name()) + " " + text;

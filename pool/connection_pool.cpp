@@ -1,5 +1,7 @@
 #include "pool/connection_pool.hpp"
 
+#include <optional>
+
 #include <boost/asio/append.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
@@ -103,7 +105,10 @@ void ConnectionPool::initiate(asio::any_completion_handler<Signature> handler) {
 
 void ConnectionPool::give_back(std::size_t index) {
   std::vector<asio::any_completion_handler<Signature>> shed;
-  asio::any_completion_handler<Signature> next;
+  // std::optional + emplace, never `handler = std::move(other)`: Boost 1.81's
+  // any_completion_handler move assignment recurses until the stack overflows
+  // (it wraps `other` as an lvalue in a new handler, again and again).
+  std::optional<asio::any_completion_handler<Signature>> next;
   {
     std::lock_guard lock(mutex_);
     if (closed_) {
@@ -116,7 +121,7 @@ void ConnectionPool::give_back(std::size_t index) {
     if (result.handoff) {
       auto it = waiters_.find(result.handoff->waiter);
       if (it != waiters_.end()) {
-        next = std::move(it->second.handler);
+        next.emplace(std::move(it->second.handler));
         cancel_timer(std::move(it->second.timer));
         waiters_.erase(it);
         ++checkouts_;
@@ -124,22 +129,22 @@ void ConnectionPool::give_back(std::size_t index) {
       }
     }
   }
-  if (next) complete(std::move(next), Errc::kOk, Lease(this, index));
+  if (next) complete(std::move(*next), Errc::kOk, Lease(this, index));
   for (auto& h : shed) complete(std::move(h), Errc::kOverloaded, Lease());
 }
 
 void ConnectionPool::on_timeout(std::uint64_t waiter) {
-  asio::any_completion_handler<Signature> handler;
+  std::optional<asio::any_completion_handler<Signature>> handler;  // see give_back
   {
     std::lock_guard lock(mutex_);
     if (!core_.cancel(waiter)) return;  // granted or shed in the meantime
     auto it = waiters_.find(waiter);
     if (it == waiters_.end()) return;
-    handler = std::move(it->second.handler);
+    handler.emplace(std::move(it->second.handler));
     waiters_.erase(it);
     ++timeouts_;
   }
-  complete(std::move(handler), Errc::kPoolTimeout, Lease());
+  complete(std::move(*handler), Errc::kPoolTimeout, Lease());
 }
 
 void ConnectionPool::close() {
@@ -158,6 +163,11 @@ void ConnectionPool::close() {
     if (w.timer) w.timer->cancel();
   }
   waiters.clear();
+}
+
+ConnectionPool::Brief ConnectionPool::brief() const {
+  std::lock_guard lock(mutex_);
+  return Brief{core_.size(), core_.in_use(), core_.waiting()};
 }
 
 std::size_t ConnectionPool::in_use() const {

@@ -95,8 +95,10 @@ class ConnectionPool {
   /// not thread-safe against concurrent leases.
   Slot& slot_for_setup(std::size_t index) { return slots_[index]; }
 
-  /// Fails every waiter with kShuttingDown and refuses new checkouts. Call it
-  /// after the io threads have stopped, before the io_context is destroyed.
+  /// Drops every waiter (their handlers are destroyed, not called: the io
+  /// threads are already stopped) and answers later checkouts with
+  /// kShuttingDown. Call it after the io threads have stopped, before the
+  /// io_context is destroyed.
   void close();
 
   /// size, in_use, waiting, max_waiting_seen, checkout wait percentiles,
@@ -104,6 +106,12 @@ class ConnectionPool {
   nlohmann::json stats_json() const;
   std::size_t in_use() const;
   std::size_t size() const { return slots_.size(); }
+
+  struct Brief {
+    std::size_t size, in_use, waiting;
+  };
+  /// The three figures an error message needs, without the histogram copy.
+  Brief brief() const;
 
  private:
   struct Waiter {

@@ -69,7 +69,7 @@ Operation increment(std::string name);
 Operation seed();
 }  // namespace ops
 
-/// Creates the schema if missing and sets the journal mode. Throws SqliteError.
+/// Creates the tables if missing. Throws SqliteError.
 void create_schema(Database& db);
 
 /// Runs one operation on its own: reads in autocommit, writes in a

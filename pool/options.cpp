@@ -51,6 +51,10 @@ DatabaseOptions DatabaseOptions::from_config(ConfigObject& o) {
   DatabaseOptions d;
   o.read("path", d.path);
   if (d.path.empty()) o.fail("path", "must not be empty");
+  if (d.path == ":memory:" || d.path.rfind("file:", 0) == 0) {
+    // Every connection would get its own private database: nothing shared, nothing to measure.
+    o.fail("path", "must be a file path; ':memory:' and URIs give each connection a separate database");
+  }
   o.read_enum("journal_mode", d.journal_mode,
               {{"delete", JournalMode::kDelete},
                {"truncate", JournalMode::kTruncate},

@@ -1,5 +1,7 @@
 #include "pool/strategy.hpp"
 
+#include <sqlite3.h>
+
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -32,10 +34,19 @@ OpOutcome failure(Errc errc, std::string message) {
   return out;
 }
 
-OpOutcome open_failure(const SqliteError& e) {
+// Opening runs pragmas that may meet a lock (busy: 503 like any other wait)
+// or a broken file (fatal: 500).
+OpOutcome open_failure(const SqliteError& e, DbStats& stats) {
   OpOutcome out = failure(classify_sqlite(e.code()), e.what());
-  if (out.errc == Errc::kInternal || out.errc == Errc::kBusy) out.errc = Errc::kFatal;
+  if (out.errc == Errc::kInternal) out.errc = Errc::kFatal;
   out.sqlite_code = e.code();
+  switch (out.errc) {
+    case Errc::kBusy: stats.busy_failures.fetch_add(1, std::memory_order_relaxed); break;
+    case Errc::kBusySnapshot: stats.busy_snapshot_failures.fetch_add(1, std::memory_order_relaxed); break;
+    case Errc::kFull: stats.full_failures.fetch_add(1, std::memory_order_relaxed); break;
+    case Errc::kReadOnly: stats.readonly_failures.fetch_add(1, std::memory_order_relaxed); break;
+    default: stats.fatal_failures.fetch_add(1, std::memory_order_relaxed); break;
+  }
   return out;
 }
 
@@ -49,10 +60,11 @@ ConnectionPool::Options pool_options(const PoolOptions& p, std::size_t size) {
   return o;
 }
 
+// HikariCP-style: the error says how the pool looked when it gave up.
 std::string checkout_message(Errc errc, const ConnectionPool& pool) {
-  const auto s = pool.stats_json();
-  const std::string figures = " (pool size " + s["size"].dump() + ", in use " + s["in_use"].dump() +
-                              ", waiting " + s["waiting"].dump() + ")";
+  const auto b = pool.brief();
+  const std::string figures = " (pool size " + std::to_string(b.size) + ", in use " + std::to_string(b.in_use) +
+                              ", waiting " + std::to_string(b.waiting) + ")";
   switch (errc) {
     case Errc::kPoolTimeout: return "no connection free within pool.checkout_timeout_ms" + figures;
     case Errc::kOverloaded: return "request shed: the connection queue is over its target or full" + figures;
@@ -69,7 +81,7 @@ OpOutcome run_on_slot(ConnectionPool::Slot& slot, const Operation& op, const Dat
     try {
       slot = std::make_unique<Database>(options, &stats);
     } catch (const SqliteError& e) {
-      return open_failure(e);
+      return open_failure(e, stats);
     }
   }
   OpOutcome out = run_operation(*slot, op, options.transaction);
@@ -110,7 +122,7 @@ class KeptConnections {
         Database db(options_, &stats_);
         return run_operation(db, op, options_.transaction);
       } catch (const SqliteError& e) {
-        return open_failure(e);
+        return open_failure(e, stats_);
       }
     });
   }
@@ -216,6 +228,7 @@ class BatchedStrategy final : public Strategy {
 
   nlohmann::json stats_json() const override {
     const Histogram sizes = batch_sizes_.snapshot();
+    const Histogram wait = queue_wait_us_.snapshot();
     std::lock_guard lock(mutex_);
     return {{"strategy", "batched"},
             {"pool", readers_.pool().stats_json()},
@@ -223,6 +236,11 @@ class BatchedStrategy final : public Strategy {
              {{"queued", queue_.size()},
               {"max_queued_seen", max_queued_},
               {"rejected_queue_full", rejected_},
+              {"queue_timeouts", timed_out_},
+              {"queue_wait_ms",
+               {{"p50", wait.percentile(0.5) / 1000.0},
+                {"p99", wait.percentile(0.99) / 1000.0},
+                {"max", wait.max() / 1000.0}}},
               {"batches", sizes.count()},
               {"batch_size", {{"mean", sizes.mean()}, {"p50", sizes.percentile(0.5)}, {"p99", sizes.percentile(0.99)}, {"max", sizes.max()}}}}}};
   }
@@ -242,6 +260,7 @@ class BatchedStrategy final : public Strategy {
   struct Job {
     Operation op;
     Handler handler;
+    std::chrono::steady_clock::time_point enqueued;
   };
 
   void complete(Handler handler, OpOutcome out) {
@@ -261,7 +280,7 @@ class BatchedStrategy final : public Strategy {
                                                            std::to_string(pool_options_.max_waiters) + ")"));
         return;
       }
-      queue_.push_back(Job{std::move(op), std::move(handler)});
+      queue_.push_back(Job{std::move(op), std::move(handler), std::chrono::steady_clock::now()});
       max_queued_ = std::max(max_queued_, queue_.size());
     }
     wake_.notify_one();
@@ -269,20 +288,37 @@ class BatchedStrategy final : public Strategy {
 
   void writer_loop() {
     std::vector<Job> batch;
+    std::vector<Job> expired;
     std::vector<const Operation*> ops;
     while (true) {
       {
         std::unique_lock lock(mutex_);
         wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
         if (stopping_) break;
-        // Everything queued while the writer was busy, up to max_batch.
-        const std::size_t n = std::min(queue_.size(), static_cast<std::size_t>(pool_options_.max_batch));
-        for (std::size_t i = 0; i < n; ++i) {
-          batch.push_back(std::move(queue_.front()));
+        // Everything queued while the writer was busy, up to max_batch. A
+        // write that already waited longer than checkout_timeout_ms is
+        // answered 503 pool_timeout without running, as a pool waiter would be.
+        const auto now = std::chrono::steady_clock::now();
+        const auto limit = std::chrono::milliseconds(pool_options_.checkout_timeout_ms);
+        while (!queue_.empty() && batch.size() < static_cast<std::size_t>(pool_options_.max_batch)) {
+          if (now - queue_.front().enqueued > limit) {
+            expired.push_back(std::move(queue_.front()));
+            ++timed_out_;
+          } else {
+            queue_wait_us_.record(static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::microseconds>(now - queue_.front().enqueued).count()));
+            batch.push_back(std::move(queue_.front()));
+          }
           queue_.pop_front();
         }
-        in_batch_ = 1;
+        in_batch_ = batch.empty() ? 0 : 1;
       }
+      for (auto& job : expired) {
+        complete(std::move(job.handler),
+                 failure(Errc::kPoolTimeout, "write waited in the batch queue longer than pool.checkout_timeout_ms"));
+      }
+      expired.clear();
+      if (batch.empty()) continue;
       ops.clear();
       for (auto& job : batch) ops.push_back(&job.op);
       std::vector<OpOutcome> outs;
@@ -290,7 +326,7 @@ class BatchedStrategy final : public Strategy {
         try {
           writer_db_ = std::make_unique<Database>(db_, &stats_);
         } catch (const SqliteError& e) {
-          outs.assign(batch.size(), open_failure(e));
+          outs.assign(batch.size(), open_failure(e, stats_));
         }
       }
       if (writer_db_) {
@@ -345,6 +381,8 @@ class BatchedStrategy final : public Strategy {
   std::size_t in_batch_ = 0;
   std::size_t max_queued_ = 0;
   std::uint64_t rejected_ = 0;
+  std::uint64_t timed_out_ = 0;
+  AtomicHistogram queue_wait_us_;
   AtomicHistogram batch_sizes_;
   std::thread writer_thread_;
 };
@@ -365,6 +403,14 @@ std::unique_ptr<Strategy> make_strategy(const DatabaseOptions& db, const PoolOpt
 void prepare_database(const DatabaseOptions& options, DbStats& stats) {
   Database db(options, &stats);
   try {
+    // SQLite answers PRAGMA journal_mode with the mode it actually uses;
+    // refusing to start beats measuring a different mode than asked for.
+    Statement mode(db.handle(), "PRAGMA journal_mode");
+    const std::string actual = mode.step() ? mode.column_text(0) : std::string();
+    if (actual != to_string(options.journal_mode)) {
+      throw SqliteError(SQLITE_ERROR, "journal_mode " + std::string(to_string(options.journal_mode)) +
+                                          " was refused; the database is in mode '" + actual + "'");
+    }
     create_schema(db);
   } catch (const SqliteError& e) {
     throw SqliteError(e.code(), "database '" + options.path + "': " + e.what());

@@ -36,8 +36,9 @@ class Strategy {
   /// Connections lent right now (0 when nothing is running). Thread-safe.
   virtual std::size_t in_use() const = 0;
 
-  /// Call once the io threads have stopped: fails waiters, finishes the
-  /// running database work and joins the database threads.
+  /// Call once the io threads have stopped: drops waiters (the drain has
+  /// already let in-flight requests finish), lets running database work
+  /// complete, and joins the database threads. Idempotent.
   virtual void close() = 0;
 };
 
@@ -51,8 +52,8 @@ std::unique_ptr<Strategy> make_strategy(const DatabaseOptions& db, const PoolOpt
 /// journal mode. Throws SqliteError with a message naming the path.
 void prepare_database(const DatabaseOptions& db, DbStats& stats);
 
-/// PRAGMA wal_checkpoint(TRUNCATE) when in WAL mode; returns false (and
-/// fills `error`) when it could not complete.
+/// PRAGMA wal_checkpoint(TRUNCATE) when in WAL mode (nothing to do
+/// otherwise); returns false (and fills `error`) when it could not complete.
 bool checkpoint_database(const DatabaseOptions& db, DbStats& stats, std::string& error);
 
 }  // namespace busylab

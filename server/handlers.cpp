@@ -15,8 +15,6 @@ namespace busylab {
 
 namespace {
 
-const auto kStartTime = std::chrono::steady_clock::now();
-
 HttpResponse json_response(int status, const nlohmann::json& body) {
   HttpResponse r;
   r.status = status;
@@ -95,7 +93,7 @@ HttpResponse error_response(int status, std::string_view error, std::string_view
 }
 
 std::string Handlers::stats_body() const {
-  const auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - kStartTime).count();
+  const auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   nlohmann::json doc = {{"config", config_.to_json()},
                         {"uptime_s", uptime},
                         {"requests", stats_.to_json()},

@@ -4,6 +4,7 @@
 // Knows nothing of sockets or Beast: the session gives it plain strings.
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -56,6 +57,7 @@ class Handlers {
   ServerStats& stats_;
   DbStats& db_stats_;
   const std::atomic<bool>& draining_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace busylab

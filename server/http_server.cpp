@@ -44,7 +44,7 @@ std::string ShutdownSummary::line() const {
                   std::to_string(busy_errors + busy_snapshot_errors) + " busy errors (" +
                   std::to_string(busy_snapshot_errors) + " BUSY_SNAPSHOT), " + std::to_string(pool_timeouts) +
                   " pool timeouts, " + std::to_string(shed) + " shed";
-  s += checkpointed ? ", WAL checkpointed" : ", checkpoint failed: " + checkpoint_error;
+  if (wal) s += checkpointed ? ", WAL checkpointed" : ", checkpoint failed: " + checkpoint_error;
   return s;
 }
 
@@ -278,7 +278,15 @@ struct HttpServer::Impl {
       beast::error_code ignored;
       acceptor.close(ignored);
     });
-    asio::co_spawn(ioc, drain(), [](std::exception_ptr) {});
+    asio::co_spawn(ioc, drain(), [this](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::critical("shutdown sequence failed: {}; stopping now", ex.what());
+      }
+      ioc.stop();
+    });
   }
 
   asio::awaitable<void> drain() {
@@ -380,7 +388,11 @@ ShutdownSummary HttpServer::run(bool handle_signals) {
       summary.shed += strategy_stats[key].value("shed", std::uint64_t{0});
     }
   }
+  if (strategy_stats.contains("writer")) {
+    summary.pool_timeouts += strategy_stats["writer"].value("queue_timeouts", std::uint64_t{0});
+  }
   summary.forced = m.forced;
+  summary.wal = m.config.database.journal_mode == JournalMode::kWal;
   summary.checkpointed = checkpoint_database(m.config.database, m.db_stats, summary.checkpoint_error);
   return summary;
 }

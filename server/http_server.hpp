@@ -28,6 +28,7 @@ struct ShutdownSummary {
   std::uint64_t pool_timeouts = 0;
   std::uint64_t shed = 0;
   bool forced = false;          // grace period ran out with requests in flight
+  bool wal = false;             // journal_mode wal: a checkpoint was attempted
   bool checkpointed = true;
   std::string checkpoint_error;
 

@@ -13,8 +13,11 @@ RouteMatch found(Route route, std::string_view method, std::string_view allowed,
   RouteMatch m;
   m.route = route;
   m.path_found = true;
-  m.allow = allowed;
-  m.method_allowed = method == allowed || (allowed == "GET" && method == "HEAD");
+  // HEAD is a GET without the body, so it is offered only where GET does not
+  // write (GET /seed inserts a row).
+  const bool head_ok = allowed == "GET" && route != Route::kSeed;
+  m.allow = head_ok ? std::string_view("GET, HEAD") : allowed;
+  m.method_allowed = method == allowed || (head_ok && method == "HEAD");
   m.param = std::move(param);
   return m;
 }
