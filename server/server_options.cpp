@@ -86,18 +86,19 @@ Config load_config(const std::optional<std::filesystem::path>& file, const std::
     doc = load_json_file(*file);
     origin = file->string();
   }
-  Config config = config_from_json(doc, origin);
-  if (overrides.empty()) return config;
-  for (const auto& o : overrides) {
-    try {
-      apply_override(doc, o);
-    } catch (const ConfigError& e) {
-      throw ConfigError(std::string(e.what()));
-    }
-  }
+  if (overrides.empty()) return config_from_json(doc, origin);
+  const nlohmann::json file_doc = doc;
+  for (const auto& o : overrides) apply_override(doc, o);
   std::string joined;
   for (const auto& o : overrides) joined += (joined.empty() ? "" : " ") + o;
-  return config_from_json(doc, origin + " with --set " + joined);
+  try {
+    return config_from_json(doc, origin + " with --set " + joined);
+  } catch (const ConfigError&) {
+    // The overrides did not make it valid: blame the file when it is wrong
+    // on its own, else the overrides.
+    config_from_json(file_doc, origin);
+    throw;
+  }
 }
 
 }  // namespace busylab

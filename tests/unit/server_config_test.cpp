@@ -325,6 +325,19 @@ TEST(ServerConfigOverrides, OverrideWithoutFile) {
   EXPECT_EQ(c.pool.queue_interval_ms, 50);
 }
 
+TEST(ServerConfigOverrides, OverrideCanFixABadFileValue) {
+  ConfigFile f(R"({"pool": {"size": 0}})");
+  const Config c = load_config(std::filesystem::path(f.path()), {"pool.size=2"});
+  EXPECT_EQ(c.pool.size, 2);
+}
+
+TEST(ServerConfigOverrides, BadFileIsBlamedWhenOverridesDoNotFixIt) {
+  ConfigFile f(R"({"pool": {"size": 0}})");
+  const std::string msg = config_error([&] { load_config(std::filesystem::path(f.path()), {"server.port=0"}); });
+  EXPECT_CONTAINS(msg, f.path() + ": pool.size: value 0 is out of range");
+  EXPECT_EQ(msg.find("--set"), std::string::npos) << msg;
+}
+
 TEST(ServerConfigOverrides, WrongTypeMentionsSet) {
   ConfigFile f(R"({"pool": {"size": 4}})");
   const std::string msg = config_error([&] { load_config(std::filesystem::path(f.path()), {"pool.size=abc"}); });
