@@ -1,8 +1,12 @@
 // busylab: what happens when many HTTP requests write to one SQLite database.
 // Thin main: parses the command line and hands over to the libraries.
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <iterator>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -15,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/config_reader.hpp"
+#include "loadgen/load_runner.hpp"
 #include "pool/sqlite_error.hpp"
 #include "server/http_server.hpp"
 #include "server/server_options.hpp"
@@ -82,6 +87,85 @@ int serve(const std::optional<std::string>& config_path, const std::vector<std::
   return summary.forced ? 1 : 0;
 }
 
+struct LoadArgs {
+  std::string url;
+  int connections = 64;
+  int threads = 0;
+  std::optional<std::string> duration, warmup, timeout, body, body_file, json;
+  std::optional<std::int64_t> requests;
+  std::optional<double> rate;
+  std::string method = "GET";
+  std::vector<std::string> headers;
+  bool close = false, progress = false;
+};
+
+int load(const LoadArgs& a) {
+  namespace lg = busylab::loadgen;
+  lg::LoadOptions o;
+  try {
+    o.url = lg::parse_url(a.url);
+    o.connections = a.connections;
+    o.threads = a.threads;
+    if (a.duration) o.duration = lg::parse_duration(*a.duration, "--duration");
+    if (a.requests) {
+      if (*a.requests <= 0) throw lg::LoadArgumentError("--requests must be at least 1");
+      o.requests = static_cast<std::uint64_t>(*a.requests);
+    }
+    if (a.warmup) o.warmup = a.warmup == "0" ? std::chrono::nanoseconds(0) : lg::parse_duration(*a.warmup, "--warmup");
+    if (a.timeout) o.timeout = lg::parse_duration(*a.timeout, "--timeout");
+    o.method = a.method;
+    o.headers = a.headers;
+    if (a.body && a.body_file) throw lg::LoadArgumentError("give --body or --body-file, not both");
+    if (a.body) o.body = *a.body;
+    if (a.body_file) {
+      std::ifstream in(*a.body_file, std::ios::binary);
+      if (!in) throw lg::LoadArgumentError("--body-file: cannot read '" + *a.body_file + "'");
+      o.body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    o.rate = a.rate;
+    o.close = a.close;
+    o.validate();
+  } catch (const lg::LoadArgumentError& e) {
+    std::cerr << "busylab load: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  const bool json_only = a.json && *a.json == "-";
+  const bool show_progress = a.progress || isatty(STDERR_FILENO);
+  std::function<void(const lg::Progress&)> progress;
+  if (show_progress) {
+    progress = [](const lg::Progress& p) {
+      std::fprintf(stderr, "[%5.1fs]%s %llu responses, %.0f/s, %llu errors\n", p.elapsed_s,
+                   p.warming_up ? " (warm-up)" : "", static_cast<unsigned long long>(p.responses), p.rate,
+                   static_cast<unsigned long long>(p.errors));
+    };
+  }
+  lg::Report report;
+  try {
+    report = lg::run_load(o, progress);
+  } catch (const lg::LoadTargetError& e) {
+    std::cerr << "busylab load: " << e.what() << "\n";
+    return 1;
+  } catch (const lg::LoadArgumentError& e) {
+    std::cerr << "busylab load: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  const std::string json = report.to_json().dump(2);
+  if (json_only) {
+    std::cout << json << std::endl;
+  } else {
+    std::cout << report.to_text() << std::flush;
+    if (a.json) {
+      std::ofstream out(*a.json);
+      out << json << "\n";
+      if (!out) {
+        std::cerr << "busylab load: cannot write " << *a.json << "\n";
+        return 1;
+      }
+    }
+  }
+  return report.reached ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -108,6 +192,28 @@ int main(int argc, char** argv) {
       "or a second signal cut the drain short, 2 for a bad config or a database or address that\n"
       "cannot be used.");
 
+  auto* load_cmd = app.add_subcommand("load", "HTTP load generator: closed or open loop, correct percentiles, JSON report");
+  LoadArgs load_args;
+  load_cmd->add_option("url", load_args.url, "http://HOST[:PORT]/PATH (plain HTTP only)")->required();
+  load_cmd->add_option("-c,--connections", load_args.connections, "Connections kept open (default 64)");
+  load_cmd->add_option("-t,--threads", load_args.threads, "Threads (default: number of cores, at most one per connection)");
+  load_cmd->add_option("-d,--duration", load_args.duration, "How long to measure, e.g. 10s, 500ms, 2m (default 10s unless -n)");
+  load_cmd->add_option("-n,--requests", load_args.requests, "Stop after this many measured requests (with -d: whichever first)");
+  load_cmd->add_option("--warmup", load_args.warmup, "Run this long first without counting, e.g. 1s (default 0)");
+  load_cmd->add_option("-m,--method", load_args.method, "HTTP method (default GET)");
+  load_cmd->add_option("-H,--header", load_args.headers, "Extra header 'Name: value' (repeatable)");
+  load_cmd->add_option("-b,--body", load_args.body, "Request body");
+  load_cmd->add_option("--body-file", load_args.body_file, "Read the request body from a file");
+  load_cmd->add_option("-r,--rate", load_args.rate,
+                       "Open loop: requests/s in total on a fixed schedule; latency counts from when each was due");
+  load_cmd->add_flag("--close", load_args.close, "A new TCP connection for every request (no keep-alive)");
+  load_cmd->add_option("--timeout", load_args.timeout, "Per-request timeout (default 5s); the connection is replaced");
+  load_cmd->add_option("--json", load_args.json, "Write the report as JSON to PATH; '-' prints only the JSON on stdout");
+  load_cmd->add_flag("--progress", load_args.progress, "Progress lines on stderr even when it is not a terminal");
+  load_cmd->footer(
+      "Exit status: 0 when the run completed, 1 when the target could not be reached, 2 for bad\n"
+      "arguments. The JSON schema is described in docs/loadgen.md.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -115,5 +221,6 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : kExitUsage;
   }
   if (serve_cmd->parsed()) return serve(config_path, sets, port_file);
+  if (load_cmd->parsed()) return load(load_args);
   return kExitUsage;
 }

@@ -3,6 +3,9 @@
 #include <sqlite3.h>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/thread_role.hpp"
 
 #include "pool/db_stats.hpp"
 #include "pool/sqlite_error.hpp"
@@ -92,6 +95,7 @@ void Statement::reset() {
 
 Database::Database(const DatabaseOptions& options, DbStats* stats, Mode mode)
     : path_(options.path), stats_(stats), busy_(options, stats) {
+  note_thread();
   const int flags = SQLITE_OPEN_NOMUTEX |
                     (mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   const int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
@@ -130,7 +134,18 @@ Database::~Database() {
   if (db_) sqlite3_close_v2(db_);
 }
 
+void Database::note_thread() {
+  // A SQLite call blocks: on an io thread it would stall every connection
+  // that thread serves. Counted (and logged once) so tests can assert zero.
+  if (thread_role::is_io_thread() && stats_) {
+    if (stats_->io_thread_violations.fetch_add(1, std::memory_order_relaxed) == 0) {
+      spdlog::error("SQLite used on an io thread (database '{}'); this is a bug", path_);
+    }
+  }
+}
+
 void Database::exec(std::string_view sql) {
+  note_thread();
   const std::string text(sql);
   char* error = nullptr;
   const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error);
@@ -142,6 +157,7 @@ void Database::exec(std::string_view sql) {
 }
 
 Statement& Database::cached(std::string_view sql) {
+  note_thread();
   for (auto& [text, stmt] : cache_) {
     if (text == sql) {
       stmt->reset();
@@ -176,7 +192,8 @@ nlohmann::json DbStats::to_json() const {
           {"connections_opened", get(connections_opened)},
           {"connections_replaced", get(connections_replaced)},
           {"transactions_committed", get(transactions_committed)},
-          {"writes_committed", get(writes_committed)}};
+          {"writes_committed", get(writes_committed)},
+          {"io_thread_violations", get(io_thread_violations)}};
 }
 
 }  // namespace busylab

@@ -70,6 +70,8 @@ class Database {
   const std::string& path() const { return path_; }
 
  private:
+  void note_thread();
+
   std::string path_;
   DbStats* stats_;
   BusyHandler busy_;

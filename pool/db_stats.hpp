@@ -24,6 +24,7 @@ struct DbStats {
   std::atomic<std::uint64_t> connections_replaced{0};
   std::atomic<std::uint64_t> transactions_committed{0};
   std::atomic<std::uint64_t> writes_committed{0};     // write operations whose COMMIT succeeded
+  std::atomic<std::uint64_t> io_thread_violations{0};  // SQLite calls made on an io thread (must stay 0)
 
   nlohmann::json to_json() const;
 };

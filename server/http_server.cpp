@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/thread_role.hpp"
 #include "pool/db_stats.hpp"
 #include "pool/strategy.hpp"
 #include "server/handlers.hpp"
@@ -368,8 +369,16 @@ ShutdownSummary HttpServer::run(bool handle_signals) {
   });
   const int threads = m.config.server.effective_threads();
   std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back([&m] { m.ioc.run(); });
-  m.ioc.run();
+  for (int i = 1; i < threads; ++i) {
+    pool.emplace_back([&m] {
+      thread_role::IoThreadScope io;
+      m.ioc.run();
+    });
+  }
+  {
+    thread_role::IoThreadScope io;
+    m.ioc.run();
+  }
   for (auto& t : pool) t.join();
 
   // io threads are gone: no request can start now.

@@ -68,6 +68,8 @@ TEST_P(StrategyTest, ReadsAndWritesMixedAndPoolReturnsToIdle) {
   EXPECT_EQ(doc["strategy"]["strategy"], std::string(to_string(GetParam())));
   EXPECT_EQ(doc["writes"]["acknowledged"], doc["writes"]["committed"]);
   EXPECT_EQ(doc["config"]["pool"]["size"], 2);
+  // Every SQLite call ran on a database thread, none on an io thread.
+  EXPECT_EQ(doc["database"]["io_thread_violations"], 0);
   client.close();
   server.stop();
 

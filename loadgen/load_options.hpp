@@ -1,0 +1,64 @@
+#pragma once
+// What `busylab load` is asked to do, parsed and checked before any socket
+// is opened. Bad input throws LoadArgumentError with a message for the user.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace busylab::loadgen {
+
+class LoadArgumentError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Url {
+  std::string host;   // without brackets for IPv6
+  std::uint16_t port = 80;
+  std::string target = "/";  // path and query, as sent on the request line
+  std::string authority() const;  // host[:port] for the Host header
+};
+
+/// Parses http://host[:port][/path][?query]. https and other schemes, a
+/// missing host, a bad port or whitespace throw LoadArgumentError.
+Url parse_url(std::string_view text);
+
+/// "10s", "500ms", "2m", "1h", "1.5s", "250us"; a bare number is seconds.
+/// Zero or negative durations and unknown units throw LoadArgumentError.
+std::chrono::nanoseconds parse_duration(std::string_view text, std::string_view option);
+
+struct LoadOptions {
+  Url url;
+  int connections = 64;
+  int threads = 0;                       // 0 = number of cores
+  std::optional<std::chrono::nanoseconds> duration;  // -d
+  std::optional<std::uint64_t> requests;              // -n
+  std::chrono::nanoseconds warmup{0};
+  std::string method = "GET";
+  std::vector<std::string> headers;      // "Name: value"
+  std::string body;
+  std::optional<double> rate;            // -r: requests/s in total (open loop)
+  bool close = false;                    // a new connection for every request
+  std::chrono::nanoseconds timeout = std::chrono::seconds(5);
+  bool progress = false;                 // force progress lines on stderr
+
+  /// Threads actually used: `threads` (or cores), never more than connections.
+  int effective_threads() const;
+  /// Checks ranges and combinations; throws LoadArgumentError.
+  void validate() const;
+};
+
+/// The request bytes, serialized once: request line, Host (unless given),
+/// the user's headers, Content-Length when there is a body, Connection:
+/// close with --close.
+std::string serialize_request(const LoadOptions& options);
+
+/// A header given as "Name: value"; throws LoadArgumentError otherwise.
+std::pair<std::string, std::string> split_header(std::string_view header);
+
+}  // namespace busylab::loadgen

@@ -1,0 +1,319 @@
+// The only translation unit of the load generator that includes Beast.
+#include "loadgen/load_runner.hpp"
+
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "loadgen/schedule.hpp"
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace busylab::loadgen {
+
+namespace {
+
+constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
+
+// Settings and shared state of one run; read by every worker thread.
+struct Run {
+  const LoadOptions& options;
+  std::string request;
+  tcp::endpoint endpoint;
+  bool head = false;
+  Clock::time_point start;
+  Clock::time_point measure_start;  // end of warm-up
+  Clock::time_point deadline;       // no request is started after it
+  std::optional<OpenLoopSchedule> schedule;
+  std::atomic<std::uint64_t> budget_used{0};  // measured requests started (for -n)
+  std::atomic<bool> stop{false};
+};
+
+ErrorClass classify(const beast::error_code& ec, bool timed_out, bool reading) {
+  if (timed_out) return ErrorClass::kTimeout;
+  if (ec == asio::error::connection_reset || ec == asio::error::broken_pipe || ec == asio::error::connection_aborted) {
+    return ErrorClass::kReset;
+  }
+  if (ec.category() == http::make_error_code(http::error::bad_version).category() &&
+      ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    return ErrorClass::kParse;
+  }
+  return reading ? ErrorClass::kRead : ErrorClass::kWrite;
+}
+
+class Worker {
+ public:
+  Worker(Run& run, int first_connection, int connections)
+      : run_(run), first_(first_connection), connections_(connections) {}
+
+  void start() {
+    states_.reserve(static_cast<std::size_t>(connections_));
+    for (int i = 0; i < connections_; ++i) states_.push_back(std::make_unique<Connection>(ioc_));
+    active_ = connections_;
+    for (int i = 0; i < connections_; ++i) asio::co_spawn(ioc_, connection(i), asio::detached);
+    asio::co_spawn(ioc_, watchdog(), asio::detached);
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  void join() { thread_.join(); }
+
+  Tally tally;
+  Clock::time_point last_answer{};
+  std::atomic<std::uint64_t> progress_responses{0};
+  std::atomic<std::uint64_t> progress_errors{0};
+
+ private:
+  struct Connection {
+    explicit Connection(asio::io_context& ioc) : socket(ioc) {}
+    tcp::socket socket;
+    bool in_flight = false;
+    bool timed_out = false;
+    Clock::time_point deadline{};
+  };
+
+  void error(ErrorClass e, bool measured) {
+    if (measured) ++tally.errors[static_cast<std::size_t>(e)];
+    progress_errors.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // Closes connections whose request has been in flight longer than the
+  // timeout; their pending read or write then fails and is counted as a
+  // timeout. One timer per thread instead of one per request.
+  asio::awaitable<void> watchdog() {
+    asio::steady_timer timer(ioc_);
+    const auto tick = std::clamp<Clock::duration>(run_.options.timeout / 10, std::chrono::milliseconds(1),
+                                                  std::chrono::milliseconds(50));
+    while (active_ > 0) {
+      timer.expires_after(tick);
+      co_await timer.async_wait(kUse);
+      const auto now = Clock::now();
+      for (auto& c : states_) {
+        if (c->in_flight && now > c->deadline && !c->timed_out) {
+          c->timed_out = true;
+          beast::error_code ignored;
+          c->socket.close(ignored);
+        }
+      }
+    }
+  }
+
+  asio::awaitable<void> connection(int local) {
+    Connection& c = *states_[static_cast<std::size_t>(local)];
+    const int global = first_ + local;
+    const LoadOptions& o = run_.options;
+    beast::flat_buffer buffer;
+    asio::steady_timer timer(ioc_);
+    bool ever_connected = false;
+    std::uint64_t sequence = 0;
+    for (;;) {
+      if (run_.stop.load(std::memory_order_relaxed)) break;
+      Clock::time_point due = Clock::now();
+      if (run_.schedule) {
+        due = run_.schedule->due(global, sequence++);
+        if (due > run_.deadline) break;
+        if (due > Clock::now()) {
+          timer.expires_at(due);
+          co_await timer.async_wait(kUse);
+        }
+      } else if (due >= run_.deadline) {
+        break;
+      }
+      const bool measured = due >= run_.measure_start;
+      if (measured && o.requests &&
+          run_.budget_used.fetch_add(1, std::memory_order_relaxed) >= *o.requests) {
+        run_.stop.store(true, std::memory_order_relaxed);
+        break;
+      }
+
+      if (!c.socket.is_open()) {
+        auto [ec] = co_await c.socket.async_connect(run_.endpoint, kUse);
+        if (ec) {
+          error(ErrorClass::kConnect, measured);
+          beast::error_code ignored;
+          c.socket.close(ignored);
+          // Nothing listens (any more): do not spin, try again shortly.
+          timer.expires_after(std::chrono::milliseconds(10));
+          co_await timer.async_wait(kUse);
+          continue;
+        }
+        c.socket.set_option(tcp::no_delay(true));
+        if (measured) {
+          ++tally.connects;
+          if (ever_connected && !o.close) ++tally.reconnects;
+        }
+        ever_connected = true;
+        buffer.clear();
+      }
+
+      const auto sent = Clock::now();
+      const auto origin = run_.schedule ? due : sent;
+      if (run_.schedule && measured && sent - due > kLateThreshold) ++tally.late_sends;
+      c.in_flight = true;
+      c.timed_out = false;
+      c.deadline = sent + o.timeout;
+
+      auto [write_ec, written] = co_await asio::async_write(c.socket, asio::buffer(run_.request), kUse);
+      if (write_ec) {
+        c.in_flight = false;
+        error(classify(write_ec, c.timed_out, /*reading=*/false), measured);
+        beast::error_code ignored;
+        c.socket.close(ignored);
+        continue;
+      }
+      http::response_parser<http::string_body> parser;
+      parser.body_limit(std::uint64_t{1} << 32);
+      if (run_.head) parser.skip(true);
+      auto [read_ec, read] = co_await http::async_read(c.socket, buffer, parser, kUse);
+      c.in_flight = false;
+      if (read_ec) {
+        error(classify(read_ec, c.timed_out, /*reading=*/true), measured);
+        beast::error_code ignored;
+        c.socket.close(ignored);
+        continue;
+      }
+      const auto done = Clock::now();
+      if (measured) {
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(done - origin).count();
+        tally.latency_us.record(static_cast<std::uint64_t>(us > 0 ? us : 0));
+        ++tally.status[parser.get().result_int()];
+        ++tally.responses;
+        tally.bytes_read += read;
+        last_answer = done;
+      }
+      progress_responses.fetch_add(1, std::memory_order_relaxed);
+      if (o.close || !parser.get().keep_alive()) {
+        beast::error_code ignored;
+        c.socket.shutdown(tcp::socket::shutdown_both, ignored);
+        c.socket.close(ignored);
+      }
+    }
+    beast::error_code ignored;
+    c.socket.close(ignored);
+    --active_;
+  }
+
+  Run& run_;
+  int first_;
+  int connections_;
+  asio::io_context ioc_{1};
+  std::vector<std::unique_ptr<Connection>> states_;
+  int active_ = 0;
+  std::thread thread_;
+};
+
+tcp::endpoint resolve_and_probe(const Url& url, std::chrono::nanoseconds timeout) {
+  asio::io_context ioc;
+  tcp::resolver resolver(ioc);
+  beast::error_code ec;
+  const auto results = resolver.resolve(url.host, std::to_string(url.port), ec);
+  if (ec || results.empty()) {
+    throw LoadTargetError("cannot resolve '" + url.host + "': " + (ec ? ec.message() : "no addresses"));
+  }
+  // One connection first: a target that refuses it is reported at once,
+  // not after a whole run of connect errors.
+  tcp::socket probe(ioc);
+  std::optional<tcp::endpoint> reached;
+  beast::error_code connect_ec = asio::error::timed_out;
+  asio::async_connect(probe, results, [&](const beast::error_code& e, const tcp::endpoint& ep) {
+    connect_ec = e;
+    if (!e) reached = ep;
+  });
+  ioc.run_for(std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
+  if (!reached) {
+    throw LoadTargetError("cannot connect to " + url.authority() + ": " + connect_ec.message());
+  }
+  return *reached;
+}
+
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+}  // namespace
+
+Report run_load(const LoadOptions& options, const std::function<void(const Progress&)>& on_progress) {
+  options.validate();
+  LoadOptions effective = options;
+  if (!effective.duration && !effective.requests) effective.duration = std::chrono::seconds(10);
+
+  Run run{effective, serialize_request(effective), resolve_and_probe(effective.url, effective.timeout)};
+  run.head = effective.method == "HEAD";
+  run.start = Clock::now();
+  run.measure_start = run.start + effective.warmup;
+  run.deadline = effective.duration ? run.measure_start + *effective.duration : Clock::time_point::max();
+  if (effective.rate) run.schedule.emplace(*effective.rate, effective.connections, run.start);
+
+  const int threads = effective.effective_threads();
+  std::vector<std::unique_ptr<Worker>> workers;
+  int assigned = 0;
+  for (int t = 0; t < threads; ++t) {
+    // Spread the remainder over the first threads.
+    const int n = effective.connections / threads + (t < effective.connections % threads ? 1 : 0);
+    workers.push_back(std::make_unique<Worker>(run, assigned, n));
+    assigned += n;
+  }
+  for (auto& w : workers) w->start();
+
+  std::atomic<bool> done{false};
+  std::thread joiner([&] {
+    for (auto& w : workers) w->join();
+    done = true;
+  });
+  auto last_tick = Clock::now();
+  std::uint64_t last_responses = 0;
+  while (!done.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const auto now = Clock::now();
+    if (!on_progress || now - last_tick < std::chrono::seconds(1)) continue;
+    Progress p;
+    for (auto& w : workers) {
+      p.responses += w->progress_responses.load(std::memory_order_relaxed);
+      p.errors += w->progress_errors.load(std::memory_order_relaxed);
+    }
+    p.elapsed_s = std::chrono::duration<double>(now - run.start).count();
+    p.rate = static_cast<double>(p.responses - last_responses) / std::chrono::duration<double>(now - last_tick).count();
+    p.warming_up = now < run.measure_start;
+    last_tick = now;
+    last_responses = p.responses;
+    on_progress(p);
+  }
+  joiner.join();
+
+  Report report;
+  report.options = effective;
+  Clock::time_point last{};
+  for (auto& w : workers) {
+    report.tally.merge(w->tally);
+    last = std::max(last, w->last_answer);
+  }
+  const auto end = report.tally.responses > 0 ? last : Clock::now();
+  report.duration_s = std::max(0.0, std::chrono::duration<double>(end - run.measure_start).count());
+  report.peak_rss_mb = peak_rss_mb();
+  report.reached = report.tally.connects > 0 || report.tally.responses > 0;
+  return report;
+}
+
+}  // namespace busylab::loadgen

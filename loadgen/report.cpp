@@ -1,0 +1,167 @@
+#include "loadgen/report.hpp"
+
+#include <cstdio>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace busylab::loadgen {
+
+std::string_view to_string(ErrorClass e) {
+  switch (e) {
+    case ErrorClass::kConnect: return "connect";
+    case ErrorClass::kRead: return "read";
+    case ErrorClass::kWrite: return "write";
+    case ErrorClass::kTimeout: return "timeout";
+    case ErrorClass::kParse: return "parse";
+    case ErrorClass::kReset: return "reset";
+    default: return "?";
+  }
+}
+
+void Tally::merge(const Tally& o) {
+  latency_us.merge(o.latency_us);
+  for (auto [code, n] : o.status) status[code] += n;
+  for (std::size_t i = 0; i < kErrorClasses; ++i) errors[i] += o.errors[i];
+  responses += o.responses;
+  bytes_read += o.bytes_read;
+  connects += o.connects;
+  reconnects += o.reconnects;
+  late_sends += o.late_sends;
+}
+
+std::uint64_t Tally::error_total() const {
+  std::uint64_t n = 0;
+  for (auto e : errors) n += e;
+  return n;
+}
+
+namespace {
+
+// The percentiles reported, with their JSON names.
+constexpr std::array<std::pair<const char*, double>, 6> kPercentiles{{{"p50", 0.50},
+                                                                        {"p75", 0.75},
+                                                                        {"p90", 0.90},
+                                                                        {"p99", 0.99},
+                                                                        {"p99_9", 0.999},
+                                                                        {"p99_99", 0.9999}}};
+
+std::string human_time(double us) {
+  char buf[32];
+  if (us < 1000) std::snprintf(buf, sizeof buf, "%.0fus", us);
+  else if (us < 1e6) std::snprintf(buf, sizeof buf, "%.2fms", us / 1e3);
+  else std::snprintf(buf, sizeof buf, "%.2fs", us / 1e6);
+  return buf;
+}
+
+std::string human_bytes(double b) {
+  char buf[32];
+  if (b < 1024) std::snprintf(buf, sizeof buf, "%.0fB", b);
+  else if (b < 1024 * 1024) std::snprintf(buf, sizeof buf, "%.2fKiB", b / 1024);
+  else std::snprintf(buf, sizeof buf, "%.2fMiB", b / (1024 * 1024));
+  return buf;
+}
+
+}  // namespace
+
+nlohmann::json Report::to_json() const {
+  const auto& o = options;
+  const auto& h = tally.latency_us;
+  nlohmann::json latency = {{"min", h.min()}, {"mean", h.mean()}};
+  for (auto [name, q] : kPercentiles) latency[name] = h.percentile(q);
+  latency["max"] = h.max();
+  nlohmann::json status = nlohmann::json::object();
+  for (auto [code, n] : tally.status) status[std::to_string(code)] = n;
+  nlohmann::json errors = nlohmann::json::object();
+  for (std::size_t i = 0; i < kErrorClasses; ++i) errors[std::string(to_string(static_cast<ErrorClass>(i)))] = tally.errors[i];
+  auto seconds = [](std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); };
+  nlohmann::json target = {{"url", "http://" + o.url.authority() + o.url.target},
+                           {"method", o.method},
+                           {"connections", o.connections},
+                           {"threads", o.effective_threads()},
+                           {"keep_alive", !o.close},
+                           {"timeout_s", seconds(o.timeout)},
+                           {"warmup_s", seconds(o.warmup)},
+                           {"body_bytes", o.body.size()}};
+  target["duration_s"] = o.duration ? nlohmann::json(seconds(*o.duration)) : nlohmann::json(nullptr);
+  target["requests"] = o.requests ? nlohmann::json(*o.requests) : nlohmann::json(nullptr);
+  target["rate"] = o.rate ? nlohmann::json(*o.rate) : nlohmann::json(nullptr);
+  nlohmann::json doc = {{"schema", "busylab-load/1"},
+                        {"target", target},
+                        {"requests", tally.responses},
+                        {"duration_s", duration_s},
+                        {"requests_per_s", requests_per_s()},
+                        {"bytes_read", tally.bytes_read},
+                        {"bytes_per_s", bytes_per_s()},
+                        {"status", status},
+                        {"errors", errors},
+                        {"errors_total", tally.error_total()},
+                        {"connections_opened", tally.connects},
+                        {"reconnects", tally.reconnects},
+                        {"latency_us", latency},
+                        {"peak_rss_mb", peak_rss_mb},
+                        {"reached", reached}};
+  if (o.rate) {
+    doc["open_loop"] = {{"target_rate", *o.rate},
+                        {"achieved_rate", requests_per_s()},
+                        {"late_sends", tally.late_sends},
+                        {"late_threshold_ms", kLateThreshold.count()}};
+  } else {
+    doc["open_loop"] = nullptr;
+  }
+  return doc;
+}
+
+std::string Report::to_text() const {
+  const auto& o = options;
+  const auto& h = tally.latency_us;
+  std::ostringstream s;
+  char line[256];
+  s << (o.rate ? "open loop" : "closed loop") << " " << o.method << " http://" << o.url.authority() << o.url.target
+    << ": " << o.connections << " connections, " << o.effective_threads() << " threads"
+    << (o.close ? ", a new connection per request" : ", keep-alive") << "\n";
+  std::snprintf(line, sizeof line, "  %llu requests in %.2fs, %s read\n",
+                static_cast<unsigned long long>(tally.responses), duration_s,
+                human_bytes(static_cast<double>(tally.bytes_read)).c_str());
+  s << line;
+  std::snprintf(line, sizeof line, "  Requests/sec: %.2f\n  Transfer/sec: %s\n", requests_per_s(),
+                human_bytes(bytes_per_s()).c_str());
+  s << line;
+  if (o.rate) {
+    std::snprintf(line, sizeof line, "  Rate: %.1f/s asked, %.1f/s achieved, %llu sent late (>%lldms after due)\n",
+                  *o.rate, requests_per_s(), static_cast<unsigned long long>(tally.late_sends),
+                  static_cast<long long>(kLateThreshold.count()));
+    s << line;
+  }
+  s << "  Latency" << (o.rate ? " (from when each request was due)" : "") << ":\n";
+  std::snprintf(line, sizeof line, "    min %s  mean %s  max %s\n", human_time(static_cast<double>(h.min())).c_str(),
+                human_time(h.mean()).c_str(), human_time(static_cast<double>(h.max())).c_str());
+  s << line;
+  s << "   ";
+  for (auto [name, q] : kPercentiles) {
+    std::string label = name;
+    for (auto& c : label) c = c == '_' ? '.' : c;
+    s << " " << label << " " << human_time(static_cast<double>(h.percentile(q)));
+  }
+  s << "\n  Status:";
+  if (tally.status.empty()) s << " none";
+  for (auto [code, n] : tally.status) s << " " << code << "=" << n;
+  s << "\n  Errors: " << tally.error_total();
+  if (tally.error_total() > 0) {
+    s << " (";
+    bool first = true;
+    for (std::size_t i = 0; i < kErrorClasses; ++i) {
+      if (!tally.errors[i]) continue;
+      s << (first ? "" : ", ") << to_string(static_cast<ErrorClass>(i)) << " " << tally.errors[i];
+      first = false;
+    }
+    s << ")";
+  }
+  s << "\n  Connections opened: " << tally.connects << ", reconnects: " << tally.reconnects << "\n";
+  std::snprintf(line, sizeof line, "  Peak memory: %.1f MiB\n", peak_rss_mb);
+  s << line;
+  if (!reached) s << "  The target could not be reached.\n";
+  return s.str();
+}
+
+}  // namespace busylab::loadgen

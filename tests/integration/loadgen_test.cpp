@@ -1,0 +1,199 @@
+// busylab load against a small in-test server whose answers the test
+// controls: exact counts, per-status counts, --close, timeouts, a server
+// dying mid-run, open-loop rate, and the command's exit codes.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "loadgen/load_runner.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/support/mini_http_server.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace busylab::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using loadgen::ErrorClass;
+
+loadgen::LoadOptions options_for(std::uint16_t port, const std::string& path = "/") {
+  loadgen::LoadOptions o;
+  o.url = loadgen::parse_url("http://127.0.0.1:" + std::to_string(port) + path);
+  o.connections = 8;
+  o.threads = 2;
+  return o;
+}
+
+std::uint64_t errors(const loadgen::Report& r, ErrorClass e) { return r.tally.errors[static_cast<std::size_t>(e)]; }
+
+TEST(Loadgen, ExactRequestCount) {
+  MiniHttpServer server([](std::uint64_t) { return MiniReply{}; });
+  auto o = options_for(server.port());
+  o.requests = 1234;
+  const auto r = loadgen::run_load(o);
+  EXPECT_EQ(r.tally.responses, 1234u);
+  EXPECT_EQ(r.tally.status.at(200), 1234u);
+  EXPECT_EQ(r.tally.error_total(), 0u);
+  EXPECT_EQ(server.requests(), 1234u);
+  EXPECT_EQ(r.tally.latency_us.count(), 1234u);
+  // Keep-alive: one connection per slot, never more (plus the probe that
+  // checks the target is up before the run).
+  EXPECT_EQ(r.tally.connects, 8u);
+  EXPECT_EQ(server.connections(), 8u + 1);
+  EXPECT_EQ(r.tally.reconnects, 0u);
+}
+
+TEST(Loadgen, CountsEveryStatusSeen) {
+  MiniHttpServer server([](std::uint64_t n) { return MiniReply{n % 4 == 0 ? 503 : 200}; });
+  auto o = options_for(server.port());
+  o.requests = 800;
+  const auto r = loadgen::run_load(o);
+  EXPECT_EQ(r.tally.status.at(200) + r.tally.status.at(503), 800u);
+  EXPECT_EQ(r.tally.status.at(503), 200u);
+}
+
+TEST(Loadgen, CloseOpensOneConnectionPerRequest) {
+  MiniHttpServer server([](std::uint64_t) { return MiniReply{}; });
+  auto o = options_for(server.port());
+  o.requests = 300;
+  o.close = true;
+  const auto r = loadgen::run_load(o);
+  EXPECT_EQ(r.tally.responses, 300u);
+  EXPECT_EQ(server.connections(), 300u + 1);  // and the probe
+  EXPECT_EQ(r.tally.connects, 300u);
+  EXPECT_EQ(r.tally.reconnects, 0u);  // asked for, not a reconnect
+}
+
+TEST(Loadgen, ServerClosingConnectionsIsReconnectedAndCounted) {
+  MiniHttpServer server([](std::uint64_t n) { return MiniReply{200, 0ms, n % 10 == 9}; });
+  auto o = options_for(server.port());
+  o.connections = 2;
+  o.threads = 1;
+  o.requests = 200;
+  const auto r = loadgen::run_load(o);
+  EXPECT_EQ(r.tally.responses, 200u);
+  EXPECT_EQ(r.tally.error_total(), 0u);
+  EXPECT_GE(r.tally.reconnects, 15u);
+  EXPECT_EQ(r.tally.connects + 1, server.connections());  // and the probe
+}
+
+TEST(Loadgen, TimeoutsAreTheirOwnErrorClass) {
+  MiniHttpServer server([](std::uint64_t n) {
+    MiniReply reply;
+    reply.silent = n % 5 == 0;
+    return reply;
+  });
+  auto o = options_for(server.port());
+  o.connections = 4;
+  o.requests = 40;
+  o.timeout = 200ms;
+  const auto r = loadgen::run_load(o);
+  EXPECT_GT(errors(r, ErrorClass::kTimeout), 0u);
+  EXPECT_EQ(r.tally.responses + r.tally.error_total(), 40u);
+  EXPECT_EQ(errors(r, ErrorClass::kTimeout), r.tally.error_total());
+  // Each timed-out connection was replaced.
+  EXPECT_GE(r.tally.reconnects, errors(r, ErrorClass::kTimeout) - 4);
+}
+
+TEST(Loadgen, ServerDyingMidRunGivesErrorsNotAHang) {
+  MiniHttpServer server([](std::uint64_t) { return MiniReply{200, 1ms}; });
+  auto o = options_for(server.port());
+  o.duration = 1500ms;
+  std::thread killer([&] {
+    std::this_thread::sleep_for(400ms);
+    server.stop();
+  });
+  const auto started = std::chrono::steady_clock::now();
+  const auto r = loadgen::run_load(o);
+  killer.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+  EXPECT_GT(r.tally.responses, 0u);
+  EXPECT_GT(r.tally.error_total(), 0u);
+  EXPECT_GT(errors(r, ErrorClass::kConnect), 0u);
+}
+
+TEST(Loadgen, OpenLoopKeepsTheRateAndMeasuresFromDueTime) {
+  // Every 50th answer stalls 100 ms: with coordinated omission corrected,
+  // requests due during the stall on that connection show the wait.
+  MiniHttpServer server([](std::uint64_t n) { return MiniReply{200, n % 50 == 49 ? 100ms : 0ms}; });
+  auto o = options_for(server.port());
+  o.connections = 4;
+  o.rate = 400;
+  o.duration = 1s;
+  const auto r = loadgen::run_load(o);
+  // 400 requests are due in one second (one more at the very end at most).
+  EXPECT_GE(r.tally.responses + r.tally.error_total(), 395u);
+  EXPECT_LE(r.tally.responses + r.tally.error_total(), 402u);
+  EXPECT_GE(r.tally.latency_us.max(), 100'000u);
+  // A stall of 100 ms at 100 requests/s per connection delays the next ~10.
+  EXPECT_GT(r.tally.late_sends, 0u);
+  EXPECT_GE(r.tally.latency_us.percentile(0.99), 10'000u);
+  const auto j = r.to_json();
+  EXPECT_EQ(j["open_loop"]["target_rate"], 400.0);
+}
+
+TEST(Loadgen, WarmupIsNotCounted) {
+  MiniHttpServer server([](std::uint64_t) { return MiniReply{}; });
+  auto o = options_for(server.port());
+  o.warmup = 300ms;
+  o.requests = 100;
+  const auto r = loadgen::run_load(o);
+  EXPECT_EQ(r.tally.responses, 100u);
+  EXPECT_GT(server.requests(), 100u);
+}
+
+TEST(Loadgen, UnreachableTargetThrows) {
+  std::uint16_t port = 0;
+  {
+    MiniHttpServer server([](std::uint64_t) { return MiniReply{}; });
+    port = server.port();
+  }
+  auto o = options_for(port);
+  o.requests = 10;
+  EXPECT_THROW(loadgen::run_load(o), loadgen::LoadTargetError);
+}
+
+TEST(LoadCli, ExitCodesAndJsonOnStdout) {
+  TempDir dir;
+  const std::string bin = BUSYLAB_BINARY;
+  MiniHttpServer server([](std::uint64_t n) { return MiniReply{n % 2 ? 201 : 200}; });
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/rows";
+
+  auto r = run_command({bin, "load", url, "-n", "100", "-c", "4", "-m", "POST", "-b", "{}", "--json", "-"},
+                       dir.path().string());
+  EXPECT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << "stdout must be only JSON: " << r.out;
+  EXPECT_EQ(j["requests"], 100);
+  EXPECT_EQ(j["status"]["200"], 50);
+  EXPECT_EQ(j["status"]["201"], 50);
+
+  r = run_command({bin, "load", url, "-n", "20", "--json", dir.file("report.json")}, dir.path().string());
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("Requests/sec"), std::string::npos) << r.out;
+  std::ifstream saved(dir.file("report.json"));
+  EXPECT_EQ(nlohmann::json::parse(saved)["requests"], 20);
+
+  r = run_command({bin, "load", "https://127.0.0.1/"}, dir.path().string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("https is not supported"), std::string::npos) << r.err;
+  r = run_command({bin, "load", url, "-n", "0"}, dir.path().string());
+  EXPECT_EQ(r.status, 2);
+  r = run_command({bin, "load", url, "-c", "-3"}, dir.path().string());
+  EXPECT_EQ(r.status, 2);
+  r = run_command({bin, "load", url, "--bogus"}, dir.path().string());
+  EXPECT_EQ(r.status, 2);
+  r = run_command({bin, "load", "not a url"}, dir.path().string());
+  EXPECT_EQ(r.status, 2);
+  r = run_command({bin, "load", "http://127.0.0.1:1/", "-n", "5"}, dir.path().string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("cannot connect"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace busylab::testing
