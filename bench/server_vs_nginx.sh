@@ -43,8 +43,10 @@ free_port() {
   echo "no free port found" >&2; exit 1
 }
 
+# start_nginx and start_busylab set $port (and the pid) in this shell: they
+# must not run inside $(...), which would wait for the server to exit.
 start_nginx() {
-  local port; port=$(free_port)
+  port=$(free_port)
   mkdir -p "$work/nginx"
   cat > "$work/nginx/nginx.conf" <<CONF
 daemon off;
@@ -65,10 +67,9 @@ http {
   }
 }
 CONF
-  "$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+  "$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" >/dev/null 2>&1 &
   nginx_pid=$!
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/" >/dev/null 2>&1 && break; sleep 0.05; done
-  echo "$port"
 }
 
 stop_nginx() { kill "$nginx_pid"; wait "$nginx_pid" 2>/dev/null || true; nginx_pid=""; }
@@ -80,7 +81,7 @@ start_busylab() {  # $1 = strategy
     --port-file "$work/port" >"$work/serve.out" 2>"$work/serve.err" &
   server_pid=$!
   for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
-  cat "$work/port"
+  port=$(cat "$work/port")
 }
 
 stop_busylab() { kill -TERM "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""; }
@@ -101,20 +102,20 @@ targets=("nginx GET /" "busylab GET /control" "per_request POST /rows" "pool POS
 
 echo "busylab vs nginx: $ROUNDS rounds, wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION, server threads $SERVER_THREADS, $(nproc) cores"
 for round in $(seq "$ROUNDS"); do
-  port=$(start_nginx)
+  start_nginx
   read -r rps bad < <(run_wrk "http://127.0.0.1:$port/")
   stop_nginx
   results["nginx GET /"]+="$rps "
   echo "round $round  nginx GET /                 $rps req/s"
 
-  port=$(start_busylab pool)
+  start_busylab pool
   read -r rps bad < <(run_wrk "http://127.0.0.1:$port/control")
   stop_busylab
   results["busylab GET /control"]+="$rps "
   echo "round $round  busylab GET /control        $rps req/s"
 
   for strategy in per_request pool single_writer batched; do
-    port=$(start_busylab "$strategy")
+    start_busylab "$strategy"
     read -r rps bad < <(run_wrk "http://127.0.0.1:$port/rows" -s "$post_script")
     rows=$(curl -fs "http://127.0.0.1:$port/rows/count" | sed 's/[^0-9]//g')
     stop_busylab

@@ -118,7 +118,8 @@ std::string Report::to_text() const {
   std::ostringstream s;
   char line[256];
   s << (o.rate ? "open loop" : "closed loop") << " " << o.method << " http://" << o.url.authority() << o.url.target
-    << ": " << o.connections << " connections, " << o.effective_threads() << " threads"
+    << ": " << o.connections << (o.connections == 1 ? " connection, " : " connections, ") << o.effective_threads()
+    << (o.effective_threads() == 1 ? " thread" : " threads")
     << (o.close ? ", a new connection per request" : ", keep-alive") << "\n";
   std::snprintf(line, sizeof line, "  %llu requests in %.2fs, %s read\n",
                 static_cast<unsigned long long>(tally.responses), duration_s,

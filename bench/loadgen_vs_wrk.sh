@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# How fast is `busylab load` next to wrk? Both hammer the same nginx (a fixed
+# 200 on loopback) with the same connections and threads, alternately, for
+# PAIRS pairs; prints requests/s of each run, the ratio busylab/wrk per pair
+# and the median ratio. Then one busylab run at 1000 connections for its peak
+# memory (from its own JSON report).
+#
+# Usage: bench/loadgen_vs_wrk.sh        (after `make build`)
+#   PAIRS=3 DURATION=5s CONNECTIONS=64 THREADS=1 NGINX_WORKERS=1
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PAIRS=${PAIRS:-3}
+DURATION=${DURATION:-5s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-1}
+NGINX_WORKERS=${NGINX_WORKERS:-1}
+BUSYLAB=${BUSYLAB:-build/release/bin/busylab}
+NGINX=${NGINX:-/usr/sbin/nginx}
+
+for tool in wrk "$NGINX" "$BUSYLAB"; do
+  command -v "$tool" >/dev/null || [ -x "$tool" ] || { echo "missing $tool (run: make build)" >&2; exit 2; }
+done
+
+work=$(mktemp -d /tmp/busylab-loadbench-XXXXXX)
+nginx_pid=""
+cleanup() {
+  [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+  local p
+  for p in $(shuf -i 20000-60000 -n 50); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  echo "no free port found" >&2; exit 1
+}
+
+port=$(free_port)
+cat > "$work/nginx.conf" <<CONF
+daemon off;
+worker_processes $NGINX_WORKERS;
+pid $work/nginx.pid;
+error_log $work/error.log warn;
+worker_rlimit_nofile 8192;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/body;
+  proxy_temp_path $work/proxy;
+  fastcgi_temp_path $work/fastcgi;
+  uwsgi_temp_path $work/uwsgi;
+  scgi_temp_path $work/scgi;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$port backlog=4096;
+    location / { default_type application/json; return 200 '{"ok":true}'; }
+  }
+}
+CONF
+"$NGINX" -c "$work/nginx.conf" -p "$work" &
+nginx_pid=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/" >/dev/null 2>&1 && break; sleep 0.05; done
+url="http://127.0.0.1:$port/"
+
+echo "busylab load vs wrk against nginx ($NGINX_WORKERS worker): $PAIRS pairs, -t$THREADS -c$CONNECTIONS -d$DURATION, $(nproc) cores"
+ratios=()
+for pair in $(seq "$PAIRS"); do
+  wrk_rps=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "$url" | awk '/Requests\/sec:/ {print $2}')
+  "$BUSYLAB" load "$url" -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --json "$work/load.json" >/dev/null
+  busylab_rps=$(sed -n 's/.*"requests_per_s": \([0-9.e+]*\).*/\1/p' "$work/load.json")
+  ratio=$(awk -v a="$busylab_rps" -v b="$wrk_rps" 'BEGIN {printf "%.3f", a/b}')
+  ratios+=("$ratio")
+  printf 'pair %s  wrk %10.0f req/s   busylab load %10.0f req/s   ratio %s\n' "$pair" "$wrk_rps" "$busylab_rps" "$ratio"
+done
+median=$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')
+echo "median ratio busylab/wrk: $median"
+
+ulimit -n 4096 2>/dev/null || true
+"$BUSYLAB" load "$url" -t "$THREADS" -c 1000 -d 3s --json "$work/load1000.json" >/dev/null
+rss=$(sed -n 's/.*"peak_rss_mb": \([0-9.e+]*\).*/\1/p' "$work/load1000.json")
+rps=$(sed -n 's/.*"requests_per_s": \([0-9.e+]*\).*/\1/p' "$work/load1000.json")
+printf 'busylab load at 1000 connections: peak memory %.1f MiB (%.0f req/s)\n' "$rss" "$rps"
