@@ -1,10 +1,16 @@
 // busylab: what happens when many HTTP requests write to one SQLite database.
 // Thin main: parses the command line and hands over to the libraries.
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <atomic>
+#include <ctime>
 #include <filesystem>
+#include <thread>
 #include <functional>
 #include <iterator>
 #include <fstream>
@@ -20,6 +26,10 @@
 
 #include "common/config_reader.hpp"
 #include "loadgen/load_runner.hpp"
+#include "sweep/experiment.hpp"
+#include "sweep/outputs.hpp"
+#include "sweep/runner.hpp"
+#include "sweep/watch.hpp"
 #include "pool/sqlite_error.hpp"
 #include "server/http_server.hpp"
 #include "server/server_options.hpp"
@@ -166,9 +176,103 @@ int load(const LoadArgs& a) {
   return report.reached ? 0 : 1;
 }
 
+std::atomic<bool> g_stop{false};
+
+int watch(const std::string& db, const std::string& interval, std::int64_t timeout_ms, std::int64_t max_size_mb,
+          std::optional<std::int64_t> count) {
+  busylab::sweep::WatchOptions o;
+  o.path = db;
+  try {
+    o.interval = std::chrono::duration_cast<std::chrono::milliseconds>(
+        busylab::loadgen::parse_duration(interval, "--interval"));
+  } catch (const busylab::loadgen::LoadArgumentError& e) {
+    std::cerr << "busylab watch: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  if (o.interval.count() < 1) {
+    std::cerr << "busylab watch: --interval must be at least 1ms\n";
+    return kExitUsage;
+  }
+  if (timeout_ms < 0 || max_size_mb < 0 || (count && *count <= 0)) {
+    std::cerr << "busylab watch: --timeout, --max-size-mb and --count must not be negative (count at least 1)\n";
+    return kExitUsage;
+  }
+  o.busy_timeout_ms = timeout_ms;
+  o.max_size_mb = max_size_mb;
+  if (count) o.count = static_cast<std::uint64_t>(*count);
+  struct sigaction action {};
+  action.sa_handler = [](int) { g_stop = true; };
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  busylab::sweep::run_watch(o, std::cout, g_stop);
+  return 0;
+}
+
+std::string timestamp_for_folder() {
+  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return buf;
+}
+
+int sweep(const std::string& file, bool quick, std::optional<std::string> out) {
+  namespace sw = busylab::sweep;
+  sw::Experiment experiment;
+  try {
+    experiment = sw::Experiment::load_file(file);
+  } catch (const busylab::ConfigError& e) {
+    std::cerr << "busylab sweep: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  sw::SweepOptions options;
+  options.busylab = std::filesystem::read_symlink("/proc/self/exe");
+  options.quick = quick;
+  options.out_dir = out ? std::filesystem::path(*out)
+                        : std::filesystem::path("results") / (experiment.name + (quick ? "-quick-" : "-") + timestamp_for_folder());
+  options.progress = &std::cerr;
+  const auto cells = experiment.cells(quick);
+  std::cerr << "busylab sweep: " << experiment.name << ", " << cells.size() << " cells" << (quick ? " (quick)" : "")
+            << ", results in " << options.out_dir.string() << std::endl;
+  const auto results = sw::run_sweep(experiment, options);
+
+  utsname u{};
+  uname(&u);
+  const nlohmann::json meta = {{"quick", quick},
+                               {"cores", std::thread::hardware_concurrency()},
+                               {"machine", std::string(u.sysname) + " " + u.release + " " + u.machine},
+                               {"finished_utc", timestamp_for_folder()}};
+  const auto files = sw::write_outputs(experiment, results, options.out_dir, meta);
+  std::cout << "\n" << experiment.name << (quick ? " (quick)" : "") << "\n\n"
+            << sw::markdown_table(experiment, results) << "\n";
+  std::cout << "results: " << options.out_dir.string() << "/ (results.json, results.csv, table.md";
+  if (!experiment.plots.empty() && files.plot_problem.empty()) std::cout << ", plots as SVG and PNG";
+  std::cout << ")" << std::endl;
+  if (!files.plot_problem.empty()) std::cerr << "busylab sweep: plots: " << files.plot_problem << "\n";
+  int unverified = 0;
+  for (const auto& r : results) unverified += r.verdict.ok ? 0 : 1;
+  if (unverified > 0) {
+    std::cerr << "busylab sweep: " << unverified << " of " << results.size() << " cells NOT verified (see table)\n";
+    return 1;
+  }
+  return 0;
+}
+
+// Many connections need many descriptors: take the hard limit, as servers
+// and load tools usually do, so nobody has to remember `ulimit -n`.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  raise_descriptor_limit();
   spdlog::set_default_logger(spdlog::stderr_color_mt("busylab"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
@@ -214,6 +318,29 @@ int main(int argc, char** argv) {
       "Exit status: 0 when the run completed, 1 when the target could not be reached, 2 for bad\n"
       "arguments. The JSON schema is described in docs/loadgen.md.");
 
+  auto* sweep_cmd = app.add_subcommand("sweep", "Run an experiment file: a server per cell, load, verification, tables and plots");
+  std::string experiment_file;
+  bool quick = false;
+  std::optional<std::string> out_dir;
+  sweep_cmd->add_option("experiment", experiment_file, "Experiment JSON file (see experiments/ and docs/experiments.md)")
+      ->required();
+  sweep_cmd->add_flag("--quick", quick, "Shorter runs and fewer connections (the experiment's \"quick\" settings)");
+  sweep_cmd->add_option("--out", out_dir, "Results folder (default results/NAME-TIMESTAMP)");
+  sweep_cmd->footer(
+      "Progress goes to stderr, the table to stdout. Exit status: 0 when every cell verified, 1 when\n"
+      "any cell failed verification or could not run (it is marked, never dropped), 2 for a bad\n"
+      "experiment file.");
+
+  auto* watch_cmd = app.add_subcommand("watch", "Poll a database from another process: rows, file sizes, lock waits");
+  std::string watch_db, watch_interval = "100ms";
+  std::int64_t watch_timeout = 5000, watch_max_size = 0;
+  std::optional<std::int64_t> watch_count;
+  watch_cmd->add_option("database", watch_db, "SQLite database file (opened read-only, never created)")->required();
+  watch_cmd->add_option("--interval", watch_interval, "Time between polls (default 100ms)");
+  watch_cmd->add_option("--timeout", watch_timeout, "Busy timeout of each read in milliseconds (default 5000)");
+  watch_cmd->add_option("--max-size-mb", watch_max_size, "Warn when database + WAL exceed this size (never deletes)");
+  watch_cmd->add_option("--count", watch_count, "Stop after this many polls (default: until SIGINT/SIGTERM)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -222,5 +349,7 @@ int main(int argc, char** argv) {
   }
   if (serve_cmd->parsed()) return serve(config_path, sets, port_file);
   if (load_cmd->parsed()) return load(load_args);
+  if (sweep_cmd->parsed()) return sweep(experiment_file, quick, out_dir);
+  if (watch_cmd->parsed()) return watch(watch_db, watch_interval, watch_timeout, watch_max_size, watch_count);
   return kExitUsage;
 }

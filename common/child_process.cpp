@@ -1,4 +1,4 @@
-#include "tests/support/child_process.hpp"
+#include "common/child_process.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -9,7 +9,7 @@
 #include <sstream>
 #include <thread>
 
-namespace busylab::testing {
+namespace busylab {
 
 namespace {
 std::string slurp(const std::string& path) {
@@ -95,4 +95,4 @@ RunResult run_command(const std::vector<std::string>& argv, const std::string& d
   return result;
 }
 
-}  // namespace busylab::testing
+}  // namespace busylab

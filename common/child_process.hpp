@@ -1,0 +1,47 @@
+#pragma once
+// Starts a program as a child process with stdout and stderr captured to
+// files: `busylab sweep` runs servers and watchers this way, and tests run
+// `busylab` as a user would.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace busylab {
+
+class ChildProcess {
+ public:
+  /// Starts `argv[0]` with the arguments; output goes to files in `dir`.
+  ChildProcess(const std::vector<std::string>& argv, const std::string& dir);
+  ~ChildProcess();  // kills the child if it still runs
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  void signal(int sig);
+  /// Exit status (or 128 + signal), or nullopt when still running at the deadline.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  std::string out() const;
+  std::string err() const;
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+  std::string out_path_, err_path_;
+};
+
+/// Waits until `path` exists and holds a number; returns it (0 on timeout).
+int read_port_file(const std::string& path, std::chrono::milliseconds timeout);
+
+/// Runs to completion (bounded) and returns {status, stdout, stderr}.
+struct RunResult {
+  int status = -1;
+  std::string out, err;
+};
+RunResult run_command(const std::vector<std::string>& argv, const std::string& dir,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+}  // namespace busylab

@@ -1,0 +1,308 @@
+#include "sweep/experiment.hpp"
+
+#include <algorithm>
+#include <functional>
+
+#include "common/config_reader.hpp"
+#include "loadgen/load_options.hpp"
+#include "server/server_options.hpp"
+
+namespace busylab::sweep {
+
+namespace {
+
+const std::vector<std::string> kLoadKeys = {"load.connections", "load.rate", "load.duration", "load.path",
+                                            "load.method",      "load.body", "load.keep_alive"};
+
+std::chrono::nanoseconds read_duration(ConfigObject& o, std::string_view key, std::chrono::nanoseconds fallback,
+                                       bool allow_zero = false) {
+  std::string text;
+  o.read(key, text);
+  if (text.empty()) return fallback;
+  if (allow_zero && (text == "0" || text == "0s")) return std::chrono::nanoseconds(0);
+  try {
+    return loadgen::parse_duration(text, o.full_name(key));
+  } catch (const loadgen::LoadArgumentError& e) {
+    throw ConfigError(e.what());
+  }
+}
+
+// Applies one load.* value to a LoadSpec; throws ConfigError naming `where`.
+void apply_load_value(LoadSpec& load, const std::string& key, const nlohmann::json& v, const std::string& where) {
+  auto fail = [&](const std::string& what) { throw ConfigError(where + ": " + key + ": " + what + ", got " + describe_json(v)); };
+  if (key == "load.connections") {
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > 100000) fail("expected an integer from 1 to 100000");
+    load.connections = v.get<int>();
+  } else if (key == "load.rate") {
+    if (v.is_null()) load.rate.reset();
+    else if (!v.is_number() || v.get<double>() <= 0) fail("expected a positive number of requests/s or null");
+    else load.rate = v.get<double>();
+  } else if (key == "load.duration") {
+    if (!v.is_string()) fail("expected a duration string like \"10s\"");
+    try {
+      load.duration = loadgen::parse_duration(v.get<std::string>(), key);
+    } catch (const loadgen::LoadArgumentError& e) {
+      throw ConfigError(where + ": " + e.what());
+    }
+  } else if (key == "load.path") {
+    if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>()[0] != '/') fail("expected a path starting with '/'");
+    load.path = v.get<std::string>();
+  } else if (key == "load.method") {
+    if (!v.is_string() || v.get<std::string>().empty()) fail("expected an HTTP method");
+    load.method = v.get<std::string>();
+  } else if (key == "load.body") {
+    if (!v.is_string()) fail("expected a string");
+    load.body = v.get<std::string>();
+  } else if (key == "load.keep_alive") {
+    if (!v.is_boolean()) fail("expected true or false");
+    load.keep_alive = v.get<bool>();
+  }
+}
+
+std::string override_text(const std::string& key, const nlohmann::json& value) {
+  // JSON text, so that apply_override reads strings back as strings.
+  return key + "=" + value.dump();
+}
+
+}  // namespace
+
+const std::vector<std::string>& known_metrics() {
+  static const std::vector<std::string> metrics = {
+      "requests",      "requests_per_s", "ok",            "ok_per_s",            "failures",       "errors",        "rejected_503",
+      "p50_ms",        "p90_ms",         "p99_ms",        "max_ms",         "mean_ms",       "rows_after",
+      "counter_after", "acknowledged",   "busy_errors",   "busy_snapshot",  "busy_waits",    "busy_wait_ms",
+      "checkout_p99_ms", "checkout_max_ms", "pool_timeouts", "shed",        "batches",       "mean_batch",
+      "reader_reads",  "reader_waits",   "reader_failed", "verified"};
+  return metrics;
+}
+
+std::string Cell::describe() const {
+  std::string s;
+  for (const auto& [key, value] : values) {
+    const auto dot = key.rfind('.');
+    s += (s.empty() ? "" : " ") + key.substr(dot == std::string::npos ? 0 : dot + 1) + "=" +
+         (value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  if (repetition > 0) s += " rep=" + std::to_string(repetition + 1);
+  return s;
+}
+
+Experiment Experiment::load_file(const std::filesystem::path& file) {
+  return from_json(load_json_file(file), file);
+}
+
+Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesystem::path& file) {
+  const std::string origin = file.string();
+  Experiment e;
+  e.file = file;
+  try {
+    ConfigObject top(doc, "");
+    top.read("name", e.name);
+    if (e.name.empty()) top.fail("name", "is required (it names the results folder)");
+    if (e.name.find_first_of("/\\ ") != std::string::npos) top.fail("name", "must not contain '/', '\\' or spaces");
+    top.read("description", e.description);
+    std::string config;
+    top.read("config", config);
+    if (config.empty()) top.fail("config", "is required: the base server config file, relative to this file");
+    e.base_config = file.parent_path() / config;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(e.base_config, ec)) {
+      top.fail("config", "'" + e.base_config.string() + "' is not a readable file");
+    }
+
+    if (top.has("set")) {
+      const auto& set = doc["set"];
+      if (!set.is_object()) top.fail("set", "expected an object of \"dotted.key\": value");
+      for (auto it = set.begin(); it != set.end(); ++it) {
+        if (it.key().rfind("load.", 0) == 0) top.fail("set", "'" + it.key() + "': put load settings in \"load\"");
+        e.set.push_back(override_text(it.key(), it.value()));
+      }
+    }
+
+    auto load = top.child("load");
+    load.read("path", e.load.path);
+    load.read("method", e.load.method);
+    load.read("body", e.load.body);
+    load.read("connections", e.load.connections, 1, 100000);
+    load.read("threads", e.load.threads, 1, 64);
+    e.load.duration = read_duration(load, "duration", e.load.duration);
+    e.load.warmup = read_duration(load, "warmup", e.load.warmup, /*allow_zero=*/true);
+    e.load.timeout = read_duration(load, "timeout", e.load.timeout);
+    if (load.has("rate") && !doc["load"]["rate"].is_null()) {
+      double rate = 0;
+      load.read("rate", rate, 0.001, 1e7);
+      e.load.rate = rate;
+    }
+    load.read("keep_alive", e.load.keep_alive);
+    if (e.load.path.empty() || e.load.path[0] != '/') load.fail("path", "must start with '/'");
+    load.finish();
+
+    if (top.has("reader") && !doc["reader"].is_null()) {
+      auto reader = top.child("reader");
+      ReaderSpec r;
+      r.interval = std::chrono::duration_cast<std::chrono::milliseconds>(
+          read_duration(reader, "interval", std::chrono::milliseconds(100)));
+      reader.read("busy_timeout_ms", r.busy_timeout_ms, 0, 3'600'000);
+      reader.finish();
+      e.reader = r;
+    }
+    top.read("repetitions", e.repetitions, 1, 100);
+
+    std::string verify = "rows";
+    top.read("verify", verify);
+    if (verify == "rows") {
+      e.verify.kind = VerifySpec::Kind::kRows;
+    } else if (verify == "none") {
+      e.verify.kind = VerifySpec::Kind::kNone;
+    } else if (verify.rfind("counter:", 0) == 0 && verify.size() > 8) {
+      e.verify.kind = VerifySpec::Kind::kCounter;
+      e.verify.counter = verify.substr(8);
+    } else {
+      top.fail("verify", "expected \"rows\", \"counter:NAME\" or \"none\", got '" + verify + "'");
+    }
+
+    auto quick = top.child("quick");
+    e.quick_duration = read_duration(quick, "duration", e.quick_duration);
+    quick.read("max_connections", e.quick_max_connections, 1, 100000);
+    quick.finish();
+
+    // The matrix: an array so that its order (outermost axis first) is kept.
+    if (top.has("matrix")) {
+      const auto& matrix = doc["matrix"];
+      if (!matrix.is_array()) top.fail("matrix", "expected an array of {\"key\": ..., \"values\": [...]}");
+      for (std::size_t i = 0; i < matrix.size(); ++i) {
+        ConfigObject axis(matrix[i], "matrix[" + std::to_string(i) + "]");
+        MatrixAxis a;
+        axis.read("key", a.key);
+        axis.read("label", a.label);
+        if (a.key.empty()) axis.fail("key", "is required");
+        if (a.label.empty()) a.label = a.key;
+        if (!axis.has("values") || !matrix[i]["values"].is_array() || matrix[i]["values"].empty()) {
+          axis.fail("values", "expected a non-empty array");
+        }
+        a.values.assign(matrix[i]["values"].begin(), matrix[i]["values"].end());
+        axis.finish();
+        const std::string where = "matrix[" + std::to_string(i) + "]";
+        if (a.key.rfind("load.", 0) == 0) {
+          if (std::find(kLoadKeys.begin(), kLoadKeys.end(), a.key) == kLoadKeys.end()) {
+            std::string hint = closest_match(a.key, kLoadKeys);
+            throw ConfigError(where + ": unknown load key '" + a.key + "'" +
+                              (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+          }
+          LoadSpec probe = e.load;
+          for (const auto& v : a.values) apply_load_value(probe, a.key, v, where);
+        } else {
+          // Each value must make a valid server config on its own.
+          for (const auto& v : a.values) {
+            auto sets = e.set;
+            sets.push_back(override_text(a.key, v));
+            try {
+              load_config(e.base_config, sets);
+            } catch (const ConfigError& err) {
+              throw ConfigError(where + " value " + v.dump() + ": " + err.what());
+            }
+          }
+        }
+        for (const auto& other : e.matrix) {
+          if (other.key == a.key) throw ConfigError(where + ": key '" + a.key + "' appears twice in the matrix");
+        }
+        e.matrix.push_back(std::move(a));
+      }
+    }
+    try {
+      load_config(e.base_config, e.set);
+    } catch (const ConfigError& err) {
+      throw ConfigError(std::string("set: ") + err.what());
+    }
+
+    // Columns and plots name axis keys, axis labels or metrics.
+    std::vector<std::string> names = known_metrics();
+    for (const auto& a : e.matrix) {
+      names.push_back(a.key);
+      names.push_back(a.label);
+    }
+    auto check_name = [&](const std::string& where, const std::string& name) {
+      if (std::find(names.begin(), names.end(), name) != names.end()) return;
+      const std::string hint = closest_match(name, names);
+      throw ConfigError(where + ": unknown column '" + name + "'" +
+                        (hint.empty() ? "; see docs/experiments.md for the metrics" : " (did you mean '" + hint + "'?)"));
+    };
+    if (top.has("columns")) {
+      const auto& columns = doc["columns"];
+      if (!columns.is_array()) top.fail("columns", "expected an array of names");
+      for (std::size_t i = 0; i < columns.size(); ++i) {
+        if (!columns[i].is_string()) throw ConfigError("columns[" + std::to_string(i) + "]: expected a string");
+        check_name("columns[" + std::to_string(i) + "]", columns[i].get<std::string>());
+        e.columns.push_back(columns[i].get<std::string>());
+      }
+    } else {
+      for (const auto& a : e.matrix) e.columns.push_back(a.label);
+      for (const char* m : {"requests_per_s", "failures", "p99_ms", "verified"}) e.columns.emplace_back(m);
+    }
+    if (top.has("plots")) {
+      const auto& plots = doc["plots"];
+      if (!plots.is_array()) top.fail("plots", "expected an array of {\"x\", \"y\", \"series\"}");
+      for (std::size_t i = 0; i < plots.size(); ++i) {
+        const std::string where = "plots[" + std::to_string(i) + "]";
+        ConfigObject p(plots[i], where);
+        PlotSpec plot;
+        p.read("x", plot.x);
+        p.read("y", plot.y);
+        p.read("series", plot.series);
+        p.read("title", plot.title);
+        p.finish();
+        auto is_axis = [&](const std::string& k) {
+          return std::any_of(e.matrix.begin(), e.matrix.end(), [&](const MatrixAxis& a) { return a.key == k || a.label == k; });
+        };
+        if (!is_axis(plot.x)) throw ConfigError(where + ".x: '" + plot.x + "' is not a matrix key or label");
+        if (!plot.series.empty() && !is_axis(plot.series)) {
+          throw ConfigError(where + ".series: '" + plot.series + "' is not a matrix key or label");
+        }
+        check_name(where + ".y", plot.y);
+        e.plots.push_back(std::move(plot));
+      }
+    }
+    top.finish();
+  } catch (const ConfigError& err) {
+    throw ConfigError(origin + ": " + err.what());
+  }
+  return e;
+}
+
+std::vector<Cell> Experiment::cells(bool quick) const {
+  std::vector<Cell> out;
+  std::vector<std::size_t> position(matrix.size(), 0);
+  while (true) {
+    for (int rep = 0; rep < repetitions; ++rep) {
+      Cell c;
+      c.index = out.size();
+      c.repetition = rep;
+      c.load = load;
+      c.server_overrides = set;
+      for (std::size_t i = 0; i < matrix.size(); ++i) {
+        const auto& axis = matrix[i];
+        const auto& value = axis.values[position[i]];
+        c.values.emplace_back(axis.key, value);
+        if (axis.key.rfind("load.", 0) == 0) apply_load_value(c.load, axis.key, value, "matrix");
+        else c.server_overrides.push_back(override_text(axis.key, value));
+      }
+      if (quick) {
+        c.load.duration = std::min(c.load.duration, quick_duration);
+        c.load.warmup = std::min(c.load.warmup, std::chrono::nanoseconds(std::chrono::milliseconds(200)));
+        c.load.connections = std::min(c.load.connections, quick_max_connections);
+      }
+      out.push_back(std::move(c));
+    }
+    // Advance the innermost axis first, like nested loops.
+    std::size_t i = matrix.size();
+    while (i > 0) {
+      --i;
+      if (++position[i] < matrix[i].values.size()) break;
+      position[i] = 0;
+      if (i == 0) return out;
+    }
+    if (matrix.empty()) return out;
+  }
+}
+
+}  // namespace busylab::sweep

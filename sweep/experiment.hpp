@@ -1,0 +1,95 @@
+#pragma once
+// An experiment file: a base server config, a matrix of overrides, the load
+// to apply, an optional outside reader, and which columns and plots to
+// produce. Validated as strictly as the server's config, with the same
+// messages (common/config_reader).
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace busylab::sweep {
+
+struct LoadSpec {
+  std::string path = "/rows";
+  std::string method = "POST";
+  std::string body;
+  int connections = 64;
+  int threads = 1;
+  std::chrono::nanoseconds duration = std::chrono::seconds(10);
+  std::chrono::nanoseconds warmup = std::chrono::seconds(0);
+  std::chrono::nanoseconds timeout = std::chrono::seconds(30);
+  std::optional<double> rate;
+  bool keep_alive = true;
+};
+
+struct ReaderSpec {
+  std::chrono::milliseconds interval{100};
+  std::int64_t busy_timeout_ms = 1000;
+};
+
+struct MatrixAxis {
+  std::string key;    // "database.busy_timeout_ms" or "load.connections"
+  std::string label;  // column heading; the key when not given
+  std::vector<nlohmann::json> values;
+};
+
+struct PlotSpec {
+  std::string x;       // an axis key
+  std::string series;  // an axis key, or "" for one line
+  std::string y;       // a metric
+  std::string title;
+};
+
+struct VerifySpec {
+  enum class Kind { kRows, kCounter, kNone } kind = Kind::kRows;
+  std::string counter;  // for kCounter
+};
+
+/// One point of the matrix.
+struct Cell {
+  std::size_t index = 0;        // 0-based, in run order
+  int repetition = 0;
+  std::vector<std::pair<std::string, nlohmann::json>> values;  // axis key -> value, in axis order
+  std::vector<std::string> server_overrides;  // "key=value" for `busylab serve --set`
+  LoadSpec load;
+  std::string describe() const;  // "timeout=0 clients=100"
+};
+
+struct Experiment {
+  std::string name;
+  std::string description;
+  std::filesystem::path file;
+  std::filesystem::path base_config;      // resolved against the experiment file's folder
+  std::vector<std::string> set;           // overrides for every cell ("key=value")
+  std::vector<MatrixAxis> matrix;
+  LoadSpec load;
+  std::optional<ReaderSpec> reader;
+  int repetitions = 1;
+  VerifySpec verify;
+  std::vector<std::string> columns;
+  std::vector<PlotSpec> plots;
+  // --quick: shorter runs, fewer connections.
+  std::chrono::nanoseconds quick_duration = std::chrono::seconds(2);
+  int quick_max_connections = 256;
+
+  /// Reads and validates; every cell's server config is checked too. Throws
+  /// ConfigError with the file name and the dotted key.
+  static Experiment load_file(const std::filesystem::path& file);
+  static Experiment from_json(const nlohmann::json& doc, const std::filesystem::path& file);
+
+  /// The cells in run order (first axis outermost), repetitions innermost.
+  /// `quick` applies the quick duration and connection cap.
+  std::vector<Cell> cells(bool quick) const;
+};
+
+/// Metric names a column or plot may use besides the axis keys and labels.
+const std::vector<std::string>& known_metrics();
+
+}  // namespace busylab::sweep

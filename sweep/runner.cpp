@@ -1,0 +1,265 @@
+#include "sweep/runner.hpp"
+
+#include <signal.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ostream>
+#include <thread>
+
+#include "common/child_process.hpp"
+#include "loadgen/load_runner.hpp"
+#include "sweep/http_get.hpp"
+
+namespace busylab::sweep {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+std::string clock_text(double seconds) {
+  const long s = static_cast<long>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+  else std::snprintf(buf, sizeof buf, "%02ld:%02ld", s / 60, s % 60);
+  return buf;
+}
+
+struct DbCheck {
+  std::string integrity = "not checked";
+  std::int64_t rows = -1;
+  std::int64_t counter = -1;
+};
+
+// Opens the database after the server stopped, the way a user would check it.
+DbCheck check_database(const std::string& path, const std::string& counter) {
+  DbCheck check;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    check.integrity = std::string("cannot open: ") + sqlite3_errmsg(db);
+    sqlite3_close(db);
+    return check;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  auto query = [&](const std::string& sql, auto&& use) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK) {
+      if (!counter.empty()) sqlite3_bind_text(stmt, 1, counter.c_str(), -1, SQLITE_TRANSIENT);
+      if (sqlite3_step(stmt) == SQLITE_ROW) use(stmt);
+    }
+    sqlite3_finalize(stmt);
+  };
+  query("PRAGMA integrity_check", [&](sqlite3_stmt* s) { check.integrity = reinterpret_cast<const char*>(sqlite3_column_text(s, 0)); });
+  query("SELECT COUNT(*) FROM rows", [&](sqlite3_stmt* s) { check.rows = sqlite3_column_int64(s, 0); });
+  if (!counter.empty()) {
+    check.counter = 0;  // never incremented: no row
+    query("SELECT value FROM counters WHERE name = ?1", [&](sqlite3_stmt* s) { check.counter = sqlite3_column_int64(s, 0); });
+  }
+  sqlite3_close(db);
+  return check;
+}
+
+std::uint64_t ok_count(const loadgen::Report& r) {
+  std::uint64_t n = 0;
+  for (auto [code, count] : r.tally.status) n += (code >= 200 && code < 300) ? count : 0;
+  return n;
+}
+
+std::uint64_t unknown_outcomes(const loadgen::Report& r) {
+  using loadgen::ErrorClass;
+  auto e = [&](ErrorClass c) { return r.tally.errors[static_cast<std::size_t>(c)]; };
+  // A request that was written but got no answer may or may not have committed.
+  return e(ErrorClass::kTimeout) + e(ErrorClass::kRead) + e(ErrorClass::kReset) + e(ErrorClass::kParse);
+}
+
+loadgen::LoadOptions load_options(const LoadSpec& spec, std::uint16_t port, std::chrono::nanoseconds duration) {
+  loadgen::LoadOptions o;
+  o.url = loadgen::parse_url("http://127.0.0.1:" + std::to_string(port) + spec.path);
+  o.method = spec.method;
+  o.body = spec.body;
+  if (!spec.body.empty()) o.headers.push_back("Content-Type: application/json");
+  o.connections = spec.connections;
+  o.threads = spec.threads;
+  o.duration = duration;
+  o.rate = spec.rate;
+  o.close = !spec.keep_alive;
+  o.timeout = spec.timeout;
+  return o;
+}
+
+void run_cell(const Experiment& e, const SweepOptions& options, CellResult& result) {
+  const Cell& cell = result.cell;
+  char name[16];
+  std::snprintf(name, sizeof name, "%03zu", cell.index + 1);
+  const auto dir = options.out_dir / "cells" / name;
+  std::filesystem::create_directories(dir);
+  const std::string db = (dir / "busylab.db").string();
+  const std::string port_file = (dir / "port").string();
+  const std::string bin = options.busylab.string();
+
+  std::vector<std::string> argv = {bin, "serve", "--config", e.base_config.string()};
+  for (const auto& o : cell.server_overrides) {
+    argv.push_back("--set");
+    argv.push_back(o);
+  }
+  for (const std::string o : {"server.port=0", "server.log_level=\"warn\""}) {
+    argv.push_back("--set");
+    argv.push_back(o);
+  }
+  argv.insert(argv.end(), {"--set", "database.path=" + nlohmann::json(db).dump(), "--port-file", port_file});
+
+  ChildProcess server(argv, dir.string());
+  const int port = read_port_file(port_file, 30s);
+  if (port <= 0) {
+    server.wait(5s);
+    result.error = "server did not start: " + server.err();
+    return;
+  }
+  const auto p = static_cast<std::uint16_t>(port);
+  bool healthy = false;
+  for (int i = 0; i < 100 && !healthy; ++i) {
+    const auto h = http_get(p, "/healthz", 1s);
+    healthy = h && h->status == 200;
+    if (!healthy) std::this_thread::sleep_for(50ms);
+  }
+  if (!healthy) {
+    result.error = "server never answered /healthz";
+    return;
+  }
+
+  std::optional<ChildProcess> reader;
+  if (e.reader) {
+    reader.emplace(std::vector<std::string>{bin, "watch", db, "--interval",
+                                            std::to_string(e.reader->interval.count()) + "ms", "--timeout",
+                                            std::to_string(e.reader->busy_timeout_ms)},
+                   dir.string());
+  }
+
+  std::uint64_t ok_seen = 0, unknown = 0;
+  try {
+    if (cell.load.warmup.count() > 0) {
+      const auto warm = loadgen::run_load(load_options(cell.load, p, cell.load.warmup));
+      ok_seen += ok_count(warm);
+      unknown += unknown_outcomes(warm);
+    }
+    const auto report = loadgen::run_load(load_options(cell.load, p, cell.load.duration));
+    ok_seen += ok_count(report);
+    unknown += unknown_outcomes(report);
+    result.load = report.to_json();
+  } catch (const std::exception& ex) {
+    result.error = std::string("load failed: ") + ex.what();
+  }
+
+  if (reader) {
+    reader->signal(SIGTERM);
+    reader->wait(10s);
+    result.reader = WatchSummary::parse(reader->out());
+  }
+  if (const auto stats = http_get(p, "/stats", 10s); stats && stats->status == 200) {
+    result.server = nlohmann::json::parse(stats->body, nullptr, false);
+    result.facts.stats_read = !result.server.is_discarded();
+  }
+  server.signal(SIGTERM);
+  const auto exit = server.wait(60s);
+  result.facts.server_exit = exit.value_or(-1);
+  if (!exit) {
+    server.signal(SIGKILL);
+    server.wait(5s);
+  }
+
+  const DbCheck check =
+      check_database(db, e.verify.kind == VerifySpec::Kind::kCounter ? e.verify.counter : std::string());
+  result.facts.kind = e.verify.kind;
+  result.facts.integrity = check.integrity;
+  result.facts.stored = e.verify.kind == VerifySpec::Kind::kCounter ? check.counter : check.rows;
+  result.facts.ok_seen = ok_seen;
+  result.facts.unknown_outcome = unknown;
+  if (result.facts.stats_read) result.facts.acknowledged = result.server["writes"].value("acknowledged", std::uint64_t{0});
+  if (check.rows >= 0) result.server["rows_after"] = check.rows;
+  if (check.counter >= 0) result.server["counter_after"] = check.counter;
+  // The database is the bulky part; the logs stay for reading.
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) std::filesystem::remove(db + suffix);
+}
+
+}  // namespace
+
+Verdict verify(const VerifyFacts& f) {
+  Verdict v;
+  if (f.server_exit != 0) {
+    v.detail = "server exit status " + std::to_string(f.server_exit) + " (expected 0 after SIGTERM)";
+    return v;
+  }
+  if (f.integrity != "ok") {
+    v.detail = "integrity_check: " + f.integrity;
+    return v;
+  }
+  if (f.kind == VerifySpec::Kind::kNone) {
+    v.ok = true;
+    v.detail = "integrity ok (no count check asked)";
+    return v;
+  }
+  if (!f.stats_read) {
+    v.detail = "could not read the server's /stats";
+    return v;
+  }
+  const std::string what = f.kind == VerifySpec::Kind::kCounter ? "counter value" : "rows";
+  if (f.stored < 0 || static_cast<std::uint64_t>(f.stored) != f.acknowledged) {
+    v.detail = what + " " + std::to_string(f.stored) + " != " + std::to_string(f.acknowledged) +
+               " writes the server acknowledged";
+    return v;
+  }
+  if (f.ok_seen > f.acknowledged) {
+    v.detail = "the load generator saw " + std::to_string(f.ok_seen) + " 2xx but the server acknowledged only " +
+               std::to_string(f.acknowledged);
+    return v;
+  }
+  if (f.acknowledged > f.ok_seen + f.unknown_outcome) {
+    v.detail = "the server acknowledged " + std::to_string(f.acknowledged) + " writes but the load generator saw " +
+               std::to_string(f.ok_seen) + " 2xx and only " + std::to_string(f.unknown_outcome) + " unanswered";
+    return v;
+  }
+  v.ok = true;
+  v.detail = what + " " + std::to_string(f.stored) + " = acknowledged " + std::to_string(f.acknowledged);
+  if (f.acknowledged != f.ok_seen) v.detail += " (" + std::to_string(f.acknowledged - f.ok_seen) + " answers lost in transit)";
+  return v;
+}
+
+std::vector<CellResult> run_sweep(const Experiment& e, const SweepOptions& options) {
+  const auto cells = e.cells(options.quick);
+  std::vector<CellResult> results;
+  const auto started = Clock::now();
+  for (const auto& cell : cells) {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+    if (options.progress) {
+      std::string eta = "estimating";
+      if (!results.empty()) eta = "about " + clock_text(elapsed / static_cast<double>(results.size()) *
+                                                        static_cast<double>(cells.size() - results.size())) + " left";
+      *options.progress << "[" << cell.index + 1 << "/" << cells.size() << ", " << clock_text(elapsed) << " elapsed, "
+                        << eta << "] " << cell.describe() << std::endl;
+    }
+    CellResult result;
+    result.cell = cell;
+    const auto cell_start = Clock::now();
+    try {
+      run_cell(e, options, result);
+    } catch (const std::exception& ex) {
+      result.error = ex.what();
+    }
+    result.verdict = result.error.empty() ? verify(result.facts) : Verdict{false, "not run: " + result.error};
+    result.elapsed_s = std::chrono::duration<double>(Clock::now() - cell_start).count();
+    if (options.progress) {
+      char line[256];
+      const double rps = result.load.is_object() ? result.load.value("requests_per_s", 0.0) : 0.0;
+      const double p99 = result.load.is_object() ? result.load["latency_us"].value("p99", 0.0) / 1000.0 : 0.0;
+      std::snprintf(line, sizeof line, "    %.0f req/s, p99 %.1f ms, %s", rps, p99,
+                    result.verdict.ok ? "verified" : "NOT VERIFIED: ");
+      *options.progress << line << (result.verdict.ok ? "" : result.verdict.detail) << std::endl;
+    }
+    results.push_back(std::move(result));
+  }
+  return results;
+}
+
+}  // namespace busylab::sweep

@@ -1,0 +1,64 @@
+#pragma once
+// Runs an experiment: for each cell a fresh database, `busylab serve` as a
+// child process, an optional `busylab watch` beside it, the load applied
+// in-process, then the database checked against what the server and the
+// load generator saw.
+
+#include <filesystem>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sweep/experiment.hpp"
+#include "sweep/watch.hpp"
+
+namespace busylab::sweep {
+
+/// What verification compares; all of it collected after the server stopped.
+struct VerifyFacts {
+  VerifySpec::Kind kind = VerifySpec::Kind::kRows;
+  std::int64_t stored = -1;          // rows in the table, or the counter's value
+  std::uint64_t acknowledged = 0;    // writes the server answered 2xx (its /stats)
+  std::uint64_t ok_seen = 0;         // 2xx the load generator received (warm-up included)
+  std::uint64_t unknown_outcome = 0; // requests with no answer (timeout, reset, read error)
+  std::string integrity;             // PRAGMA integrity_check
+  int server_exit = -1;
+  bool stats_read = false;
+};
+
+struct Verdict {
+  bool ok = false;
+  std::string detail;  // what matched, or what did not
+};
+
+/// Nothing acknowledged lost, nothing unacknowledged counted: stored ==
+/// acknowledged, and the load generator's 2xx fit inside the server's count
+/// (acknowledged may exceed them only by requests whose answer was lost).
+Verdict verify(const VerifyFacts& facts);
+
+struct CellResult {
+  Cell cell;
+  nlohmann::json load;          // busylab-load/1 report of the measured run
+  nlohmann::json server;        // the server's /stats just before it stopped
+  std::optional<WatchSummary> reader;
+  VerifyFacts facts;
+  Verdict verdict;
+  std::string error;            // set when the cell could not run at all
+  double elapsed_s = 0;
+};
+
+struct SweepOptions {
+  std::filesystem::path busylab;  // the binary to run as `serve` and `watch`
+  std::filesystem::path out_dir;  // created; cells/NN/ holds each cell's logs
+  bool quick = false;
+  std::ostream* progress = nullptr;  // progress lines, or none
+};
+
+/// Runs every cell in order. Never throws for a failing cell: it is marked
+/// in its result (error, verdict) and the sweep goes on.
+std::vector<CellResult> run_sweep(const Experiment& experiment, const SweepOptions& options);
+
+}  // namespace busylab::sweep
