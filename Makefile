@@ -1,9 +1,11 @@
 # Thin wrapper over scripts/bootstrap, CMake presets and CTest.
-#   make run    install what is missing, build (release), serve config/pool.json
+#   make run    install what is missing, build (release), run the seed-table experiment
 #   make test   install what is missing, build (dev), run every test
-.PHONY: deps build build-dev run test test-asan test-tsan bench clean
+#   make serve  build (release), serve $(CONFIG)
+.PHONY: deps build build-dev run serve sweep test test-asan test-tsan bench clean
 
 CONFIG ?= config/pool.json
+EXPERIMENT ?= experiments/seed-table.json
 ARGS ?=
 
 deps:
@@ -18,6 +20,11 @@ build-dev: deps
 	cmake --build --preset dev
 
 run: build
+	./build/release/bin/busylab sweep $(EXPERIMENT) $(ARGS)
+
+sweep: run
+
+serve: build
 	./build/release/bin/busylab serve --config $(CONFIG) $(ARGS)
 
 test: build-dev
@@ -35,6 +42,7 @@ test-tsan: deps
 
 bench: build
 	bash bench/server_vs_nginx.sh
+	bash bench/loadgen_vs_wrk.sh
 
 clean:
 	rm -rf build

@@ -322,7 +322,7 @@ int main(int argc, char** argv) {
   std::string experiment_file;
   bool quick = false;
   std::optional<std::string> out_dir;
-  sweep_cmd->add_option("experiment", experiment_file, "Experiment JSON file (see experiments/ and docs/experiments.md)")
+  sweep_cmd->add_option("experiment", experiment_file, "Experiment JSON file (see experiments/ and docs/experiment-files.md)")
       ->required();
   sweep_cmd->add_flag("--quick", quick, "Shorter runs and fewer connections (the experiment's \"quick\" settings)");
   sweep_cmd->add_option("--out", out_dir, "Results folder (default results/NAME-TIMESTAMP)");

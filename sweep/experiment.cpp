@@ -225,7 +225,7 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
       if (std::find(names.begin(), names.end(), name) != names.end()) return;
       const std::string hint = closest_match(name, names);
       throw ConfigError(where + ": unknown column '" + name + "'" +
-                        (hint.empty() ? "; see docs/experiments.md for the metrics" : " (did you mean '" + hint + "'?)"));
+                        (hint.empty() ? "; see docs/experiment-files.md for the metrics" : " (did you mean '" + hint + "'?)"));
     };
     if (top.has("columns")) {
       const auto& columns = doc["columns"];

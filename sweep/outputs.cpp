@@ -41,6 +41,23 @@ std::string cell_text(const nlohmann::json& v) {
   return buf;
 }
 
+// A Markdown table cell: one line, '|' escaped (a server's stderr or an
+// integrity report in a "NO: ..." verdict spans lines).
+std::string table_cell(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\n' || c == '\r') {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+    } else if (c == '|') {
+      out += "\\|";
+    } else {
+      out += c;
+    }
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
 std::string csv_escape(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string out = "\"";
@@ -107,14 +124,14 @@ nlohmann::json metric(const Experiment& e, const CellResult& r, const std::strin
   if (name == "batches") return has(s, {"strategy", "writer"}) ? nlohmann::json(num(s, {"strategy", "writer", "batches"})) : nullptr;
   if (name == "mean_batch") return has(s, {"strategy", "writer"}) ? nlohmann::json(num(s, {"strategy", "writer", "batch_size", "mean"})) : nullptr;
   if (!ran) return nullptr;
-  if (name == "requests") return load["requests"];
-  if (name == "requests_per_s") return load["requests_per_s"];
+  if (name == "requests") return load.value("requests", nlohmann::json());
+  if (name == "requests_per_s") return load.value("requests_per_s", nlohmann::json());
   if (name == "ok") return ok();
   if (name == "ok_per_s") {
     const double d = num(load, {"duration_s"});
     return d > 0 ? ok() / d : 0.0;
   }
-  if (name == "errors") return load["errors_total"];
+  if (name == "errors") return load.value("errors_total", nlohmann::json());
   if (name == "failures") return num(load, {"requests"}) - ok() + num(load, {"errors_total"});
   if (name == "rejected_503") return num(load, {"status", "503"});
   if (name == "p50_ms") return num(load, {"latency_us", "p50"}) / 1000.0;
@@ -136,7 +153,7 @@ std::string markdown_table(const Experiment& e, const std::vector<CellResult>& r
   s << "\n";
   for (const auto& r : results) {
     s << "|";
-    for (const auto& c : e.columns) s << " " << cell_text(metric(e, r, c)) << " |";
+    for (const auto& c : e.columns) s << " " << table_cell(cell_text(metric(e, r, c))) << " |";
     if (e.repetitions > 1) s << " " << r.cell.repetition + 1 << " |";
     s << "\n";
   }

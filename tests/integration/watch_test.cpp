@@ -1,0 +1,147 @@
+// `busylab watch` as a user (or a sweep) runs it: reads the row count from
+// another process, reports a locked or missing database as a failed read
+// instead of crashing, never creates the file, and stops cleanly on SIGTERM.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/child_process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace busylab::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kBinary = BUSYLAB_BINARY;
+
+// A connection of the test's own; the database uses a rollback journal so
+// that BEGIN EXCLUSIVE keeps readers out.
+class Db {
+ public:
+  explicit Db(const std::string& path) {
+    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) throw std::runtime_error("cannot open " + path);
+  }
+  ~Db() { sqlite3_close(db_); }
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+  void exec(const std::string& sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+      const std::string message = error ? error : "unknown error";
+      sqlite3_free(error);
+      throw std::runtime_error(sql + ": " + message);
+    }
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+std::string make_database(const TempDir& dir, int rows) {
+  const std::string path = dir.file("watched.db");
+  Db db(path);
+  db.exec("PRAGMA journal_mode=delete");
+  db.exec("CREATE TABLE rows (id INTEGER PRIMARY KEY, value TEXT)");
+  for (int i = 0; i < rows; ++i) db.exec("INSERT INTO rows (value) VALUES ('x')");
+  return path;
+}
+
+std::vector<std::string> lines_with(const std::string& text, const std::string& needle) {
+  std::vector<std::string> found;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(needle) != std::string::npos) found.push_back(line);
+  }
+  return found;
+}
+
+TEST(Watch, CountsRowsAndStopsAfterCount) {
+  TempDir dir;
+  const auto db = make_database(dir, 5);
+  const auto r = run_command({kBinary, "watch", db, "--count", "3", "--interval", "20ms", "--timeout", "100"},
+                             dir.path().string());
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  const auto polls = lines_with(r.out, " read=");
+  ASSERT_EQ(polls.size(), 3u) << r.out;
+  for (const auto& line : polls) {
+    EXPECT_NE(line.find("rows=5 "), std::string::npos) << line;
+    EXPECT_NE(line.find("read=ok"), std::string::npos) << line;
+  }
+  EXPECT_NE(r.out.find("watch summary: reads=3 waited=0 waited_ms=0 failed=0"), std::string::npos) << r.out;
+}
+
+TEST(Watch, LockedDatabaseIsAFailedReadNotACrash) {
+  TempDir dir;
+  const auto path = make_database(dir, 5);
+  {
+    Db holder(path);
+    holder.exec("BEGIN EXCLUSIVE");
+    const auto r = run_command({kBinary, "watch", path, "--count", "2", "--interval", "20ms", "--timeout", "100"},
+                               dir.path().string());
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    const auto failed = lines_with(r.out, "read=failed");
+    ASSERT_GE(failed.size(), 1u) << r.out;
+    EXPECT_NE(failed[0].find("SQLITE_BUSY"), std::string::npos) << failed[0];
+    EXPECT_NE(failed[0].find("rows=-1"), std::string::npos) << failed[0];
+    EXPECT_TRUE(lines_with(r.out, "read=ok").empty()) << r.out;
+    EXPECT_NE(r.out.find("watch summary: reads=0 waited=0 waited_ms=0 failed=2"), std::string::npos) << r.out;
+    holder.exec("ROLLBACK");
+  }
+  // The lock released, the same file reads fine.
+  const auto r = run_command({kBinary, "watch", path, "--count", "1", "--timeout", "100"}, dir.path().string());
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_EQ(lines_with(r.out, "rows=5 ").size(), 1u) << r.out;
+  EXPECT_NE(r.out.find("watch summary: reads=1 waited=0 waited_ms=0 failed=0"), std::string::npos) << r.out;
+}
+
+TEST(Watch, MissingDatabaseIsAFailedReadAndIsNotCreated) {
+  TempDir dir;
+  const std::string missing = dir.file("missing.db");
+  const auto r = run_command({kBinary, "watch", missing, "--count", "2", "--interval", "10ms"}, dir.path().string());
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_EQ(lines_with(r.out, "read=failed").size(), 2u) << r.out;
+  EXPECT_NE(r.out.find("failed=2"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(missing));
+}
+
+TEST(Watch, BadArgumentsExit2) {
+  TempDir dir;
+  auto r = run_command({kBinary, "watch", dir.file("x.db"), "--interval", "soon"}, dir.path().string());
+  EXPECT_EQ(r.status, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("--interval"), std::string::npos) << r.err;
+  r = run_command({kBinary, "watch", dir.file("x.db"), "--count", "0"}, dir.path().string());
+  EXPECT_EQ(r.status, 2) << r.out << r.err;
+}
+
+TEST(Watch, SigtermStopsAnOpenEndedWatch) {
+  TempDir dir;
+  const auto db = make_database(dir, 2);
+  ChildProcess watch({kBinary, "watch", db, "--interval", "20ms", "--timeout", "100"}, dir.path().string());
+  // Wait for a few polls, so the signal arrives while it is looping.
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (lines_with(watch.out(), "read=ok").size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_GE(lines_with(watch.out(), "read=ok").size(), 2u) << watch.out() << watch.err();
+  watch.signal(SIGTERM);
+  const auto status = watch.wait(10s);
+  ASSERT_TRUE(status) << "watch did not stop after SIGTERM";
+  EXPECT_EQ(*status, 0) << watch.err();
+  const std::string out = watch.out();
+  const auto summary = lines_with(out, "watch summary: ");
+  ASSERT_EQ(summary.size(), 1u) << out;
+  EXPECT_NE(summary[0].find("failed=0"), std::string::npos) << summary[0];
+  // The summary is the last line.
+  EXPECT_EQ(out.substr(out.rfind('\n', out.size() - 2) + 1), summary[0] + "\n");
+}
+
+}  // namespace
+}  // namespace busylab::testing

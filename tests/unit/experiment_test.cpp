@@ -1,0 +1,294 @@
+// Experiment files (`busylab sweep`): every class of mistake is rejected with
+// a message naming the file and the key, the shipped experiments load, and
+// cells() expands the matrix the way the runner relies on.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/config_reader.hpp"
+#include "sweep/experiment.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/unit/unit_util.hpp"
+
+#ifndef BUSYLAB_SOURCE_DIR
+#error "BUSYLAB_SOURCE_DIR must be defined by the build (tests/CMakeLists.txt)"
+#endif
+
+namespace busylab::sweep {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+// A folder with a valid base config; experiments are written next to it.
+class ExperimentDir {
+ public:
+  ExperimentDir() {
+    std::ofstream(dir_.file("base.json"))
+        << R"({"database": {"path": "x.db", "busy_timeout_ms": 100}, "pool": {"strategy": "pool", "size": 2}})";
+  }
+  std::filesystem::path file(const std::string& name) const { return dir_.path() / name; }
+
+  // A minimal valid experiment with `patch` merged over it (null removes a key).
+  json doc(const json& patch = json::object()) const {
+    json d = {{"name", "t"}, {"config", "base.json"}, {"load", {{"duration", "1s"}}}};
+    d.merge_patch(patch);
+    return d;
+  }
+  Experiment parse(const json& patch = json::object()) const {
+    return Experiment::from_json(doc(patch), file("exp.json"));
+  }
+  // The ConfigError message for `patch` (a test failure when nothing is thrown).
+  std::string error(const json& patch) const {
+    return unit::error_message<ConfigError>([&] { parse(patch); });
+  }
+
+ private:
+  testing::TempDir dir_;
+};
+
+json axis(const std::string& key, json values) { return {{"key", key}, {"values", std::move(values)}}; }
+
+// ---- validation -------------------------------------------------------------
+
+TEST(Experiment, MinimalDocumentLoads) {
+  ExperimentDir d;
+  const Experiment e = d.parse();
+  EXPECT_EQ(e.name, "t");
+  EXPECT_EQ(e.base_config, d.file("base.json"));
+  EXPECT_EQ(e.load.duration, 1s);
+  EXPECT_EQ(e.repetitions, 1);
+  EXPECT_EQ(e.verify.kind, VerifySpec::Kind::kRows);
+  EXPECT_TRUE(e.matrix.empty());
+  EXPECT_FALSE(e.reader.has_value());
+}
+
+TEST(Experiment, NameIsRequiredAndPlain) {
+  ExperimentDir d;
+  auto msg = d.error({{"name", nullptr}});
+  EXPECT_CONTAINS(msg, "exp.json");
+  EXPECT_CONTAINS(msg, "name: is required");
+  msg = d.error({{"name", "a/b"}});
+  EXPECT_CONTAINS(msg, "name: must not contain '/'");
+}
+
+TEST(Experiment, ConfigIsRequiredAndMustExist) {
+  ExperimentDir d;
+  EXPECT_CONTAINS(d.error({{"config", nullptr}}), "config: is required");
+  const auto msg = d.error({{"config", "nope.json"}});
+  EXPECT_CONTAINS(msg, "config: ");
+  EXPECT_CONTAINS(msg, "nope.json' is not a readable file");
+}
+
+TEST(Experiment, UnknownTopLevelKeySuggestsTheKnownOne) {
+  ExperimentDir d;
+  const auto msg = d.error({{"repetiions", 3}});
+  EXPECT_CONTAINS(msg, "unknown key 'repetiions'");
+  EXPECT_CONTAINS(msg, "did you mean 'repetitions'?");
+}
+
+TEST(Experiment, MatrixMustBeAnArrayOfAxesWithValues) {
+  ExperimentDir d;
+  EXPECT_CONTAINS(d.error({{"matrix", {{"pool.size", json::array({1, 2})}}}}), "matrix: expected an array");
+  EXPECT_CONTAINS(d.error({{"matrix", json::array({{{"key", "pool.size"}}})}}),
+                  "matrix[0].values: expected a non-empty array");
+  EXPECT_CONTAINS(d.error({{"matrix", json::array({axis("pool.size", json::array())})}}),
+                  "matrix[0].values: expected a non-empty array");
+}
+
+TEST(Experiment, UnknownLoadKeyInMatrixSuggests) {
+  ExperimentDir d;
+  const auto msg = d.error({{"matrix", json::array({axis("load.conections", {1, 2})})}});
+  EXPECT_CONTAINS(msg, "matrix[0]: unknown load key 'load.conections'");
+  EXPECT_CONTAINS(msg, "did you mean 'load.connections'?");
+  // A bad load value is named too.
+  EXPECT_CONTAINS(d.error({{"matrix", json::array({axis("load.connections", {4, 0})})}}),
+                  "matrix[0]: load.connections: expected an integer from 1 to 100000, got number 0");
+}
+
+TEST(Experiment, MatrixServerKeyMustBeAConfigKey) {
+  ExperimentDir d;
+  const auto msg = d.error({{"matrix", json::array({axis("pool.size", {2}), axis("database.busy_timeot_ms", {10})})}});
+  EXPECT_CONTAINS(msg, "matrix[1]");
+  EXPECT_CONTAINS(msg, "unknown key 'database.busy_timeot_ms'");
+  EXPECT_CONTAINS(msg, "did you mean 'database.busy_timeout_ms'?");
+}
+
+TEST(Experiment, MatrixValueOutOfRangeIsNamed) {
+  ExperimentDir d;
+  const auto msg = d.error({{"matrix", json::array({axis("pool.size", {4, 0})})}});
+  EXPECT_CONTAINS(msg, "matrix[0] value 0");
+  EXPECT_CONTAINS(msg, "pool.size");
+  EXPECT_CONTAINS(msg, "out of range");
+}
+
+TEST(Experiment, AxisKeyTwiceIsRejected) {
+  ExperimentDir d;
+  EXPECT_CONTAINS(d.error({{"matrix", json::array({axis("pool.size", {1}), axis("pool.size", {2})})}}),
+                  "key 'pool.size' appears twice");
+}
+
+TEST(Experiment, UnknownColumnSuggests) {
+  ExperimentDir d;
+  const auto msg = d.error({{"columns", {"p99_ms", "requests_per_sec"}}});
+  EXPECT_CONTAINS(msg, "columns[1]: unknown column 'requests_per_sec'");
+  EXPECT_CONTAINS(msg, "did you mean 'requests_per_s'?");
+}
+
+TEST(Experiment, PlotAxesMustBeMatrixKeys) {
+  ExperimentDir d;
+  const json matrix = json::array({axis("pool.size", {1, 2})});
+  auto msg = d.error({{"matrix", matrix}, {"plots", json::array({{{"x", "clients"}, {"y", "p99_ms"}}})}});
+  EXPECT_CONTAINS(msg, "plots[0].x: 'clients' is not a matrix key or label");
+  msg = d.error({{"matrix", matrix},
+                 {"plots", json::array({{{"x", "pool.size"}, {"series", "nope"}, {"y", "p99_ms"}}})}});
+  EXPECT_CONTAINS(msg, "plots[0].series: 'nope' is not a matrix key or label");
+  msg = d.error({{"matrix", matrix}, {"plots", json::array({{{"x", "pool.size"}, {"y", "p99ms"}}})}});
+  EXPECT_CONTAINS(msg, "plots[0].y: unknown column 'p99ms'");
+  // The same plot with a real metric is fine.
+  EXPECT_NO_THROW(d.parse({{"matrix", matrix}, {"plots", json::array({{{"x", "pool.size"}, {"y", "p99_ms"}}})}}));
+}
+
+TEST(Experiment, VerifyKinds) {
+  ExperimentDir d;
+  EXPECT_EQ(d.parse({{"verify", "none"}}).verify.kind, VerifySpec::Kind::kNone);
+  const Experiment c = d.parse({{"verify", "counter:hits"}});
+  EXPECT_EQ(c.verify.kind, VerifySpec::Kind::kCounter);
+  EXPECT_EQ(c.verify.counter, "hits");
+  for (const char* bad : {"rowz", "counter:", "all"}) {
+    const auto msg = d.error({{"verify", bad}});
+    EXPECT_CONTAINS(msg, "verify: expected \"rows\", \"counter:NAME\" or \"none\"");
+    EXPECT_CONTAINS(msg, std::string("got '") + bad + "'");
+  }
+}
+
+TEST(Experiment, BadDurationIsNamed) {
+  ExperimentDir d;
+  const auto msg = d.error({{"load", {{"duration", "abc"}}}});
+  EXPECT_CONTAINS(msg, "load.duration: 'abc' is not a duration");
+  EXPECT_CONTAINS(d.error({{"load", {{"conections", 4}}}}), "did you mean 'load.connections'?");
+}
+
+TEST(Experiment, LoadFileNamesTheFile) {
+  ExperimentDir d;
+  const auto path = d.file("broken.json");
+  std::ofstream(path) << "{\n  \"name\": \"x\",\n  \"config\": \"base.json\"\n  \"repetitions\": 2\n}\n";
+  EXPECT_CONTAINS(unit::error_message<ConfigError>([&] { Experiment::load_file(path); }), "broken.json:4:");
+  EXPECT_CONTAINS(unit::error_message<ConfigError>([&] { Experiment::load_file(d.file("missing.json")); }),
+                  "missing.json");
+}
+
+TEST(Experiment, ConfigIsRelativeToTheExperimentFile) {
+  ExperimentDir d;
+  std::filesystem::create_directories(d.file("exps"));
+  const auto path = d.file("exps/e.json");
+  std::ofstream(path) << d.doc({{"config", "../base.json"}}).dump();
+  const Experiment e = Experiment::load_file(path);
+  EXPECT_EQ(e.file, path);
+  EXPECT_TRUE(std::filesystem::equivalent(e.base_config, d.file("base.json")));
+}
+
+TEST(Experiment, ShippedExperimentsLoad) {
+  const std::filesystem::path folder = std::filesystem::path(BUSYLAB_SOURCE_DIR) / "experiments";
+  int loaded = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+    if (entry.path().extension() != ".json") continue;
+    SCOPED_TRACE(entry.path().string());
+    try {
+      const Experiment e = Experiment::load_file(entry.path());
+      EXPECT_FALSE(e.name.empty());
+      EXPECT_FALSE(e.cells(false).empty());
+      EXPECT_FALSE(e.columns.empty());
+    } catch (const ConfigError& err) {
+      ADD_FAILURE() << err.what();
+    }
+    ++loaded;
+  }
+  EXPECT_GE(loaded, 1);
+}
+
+// ---- cells ------------------------------------------------------------------
+
+TEST(ExperimentCells, CartesianProductFirstAxisOutermost) {
+  ExperimentDir d;
+  const Experiment e = d.parse({{"set", {{"database.journal_mode", "delete"}}},
+                                {"load", {{"connections", 10}}},
+                                {"matrix", json::array({axis("pool.strategy", {"pool", "batched"}),
+                                                        {{"key", "load.connections"},
+                                                         {"label", "clients"},
+                                                         {"values", {3, 5, 7}}}})}});
+  const auto cells = e.cells(false);
+  ASSERT_EQ(cells.size(), 6u);
+  const std::vector<std::pair<std::string, int>> expected = {{"pool", 3},    {"pool", 5},    {"pool", 7},
+                                                             {"batched", 3}, {"batched", 5}, {"batched", 7}};
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    SCOPED_TRACE(i);
+    const Cell& c = cells[i];
+    EXPECT_EQ(c.index, i);
+    EXPECT_EQ(c.repetition, 0);
+    ASSERT_EQ(c.values.size(), 2u);
+    EXPECT_EQ(c.values[0].first, "pool.strategy");
+    EXPECT_EQ(c.values[0].second, expected[i].first);
+    EXPECT_EQ(c.values[1].first, "load.connections");
+    EXPECT_EQ(c.values[1].second, expected[i].second);
+    // load.* goes to the load, the rest to the server (after the "set" entries).
+    EXPECT_EQ(c.load.connections, expected[i].second);
+    EXPECT_EQ(c.load.duration, 1s);
+    const std::vector<std::string> overrides = {"database.journal_mode=\"delete\"",
+                                                "pool.strategy=\"" + expected[i].first + "\""};
+    EXPECT_EQ(c.server_overrides, overrides);
+  }
+  EXPECT_EQ(cells[4].describe(), "strategy=batched connections=5");
+}
+
+TEST(ExperimentCells, RepetitionsAreInnermost) {
+  ExperimentDir d;
+  const Experiment e = d.parse({{"repetitions", 3}, {"matrix", json::array({axis("pool.size", {1, 2})})}});
+  const auto cells = e.cells(false);
+  ASSERT_EQ(cells.size(), 6u);
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    EXPECT_EQ(cells[i].index, i);
+    EXPECT_EQ(cells[i].repetition, static_cast<int>(i % 3));
+    EXPECT_EQ(cells[i].values.at(0).second, i < 3 ? 1 : 2);
+    EXPECT_EQ(cells[i].server_overrides, std::vector<std::string>{i < 3 ? "pool.size=1" : "pool.size=2"});
+  }
+  EXPECT_EQ(cells[5].describe(), "size=2 rep=3");
+}
+
+TEST(ExperimentCells, NoMatrixGivesOneCellPerRepetition) {
+  ExperimentDir d;
+  EXPECT_EQ(d.parse().cells(false).size(), 1u);
+  EXPECT_EQ(d.parse({{"repetitions", 2}}).cells(false).size(), 2u);
+}
+
+TEST(ExperimentCells, QuickShortensAndCapsConnections) {
+  ExperimentDir d;
+  const Experiment e = d.parse({{"load", {{"duration", "30s"}, {"warmup", "5s"}}},
+                                {"quick", {{"duration", "2s"}, {"max_connections", 50}}},
+                                {"matrix", json::array({axis("load.connections", {10, 500}),
+                                                        axis("load.duration", {"1s", "1m"})})}});
+  const auto full = e.cells(false);
+  const auto quick = e.cells(true);
+  ASSERT_EQ(full.size(), 4u);
+  ASSERT_EQ(quick.size(), 4u);
+  EXPECT_EQ(full[1].load.duration, 1min);
+  EXPECT_EQ(full[2].load.connections, 500);
+  EXPECT_EQ(full[0].load.warmup, 5s);
+  const std::vector<std::pair<int, std::chrono::nanoseconds>> expected = {{10, 1s}, {10, 2s}, {50, 1s}, {50, 2s}};
+  for (std::size_t i = 0; i < quick.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(quick[i].load.connections, expected[i].first);
+    EXPECT_EQ(quick[i].load.duration, expected[i].second);
+    EXPECT_EQ(quick[i].load.warmup, 200ms);
+  }
+}
+
+}  // namespace
+}  // namespace busylab::sweep
