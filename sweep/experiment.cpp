@@ -250,6 +250,11 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
         p.read("y", plot.y);
         p.read("series", plot.series);
         p.read("title", plot.title);
+        if (p.has("where")) {
+          const auto& where = plots[i]["where"];
+          if (!where.is_object()) p.fail("where", "expected an object of axis key or label -> value");
+          for (auto it = where.begin(); it != where.end(); ++it) plot.where.emplace_back(it.key(), it.value());
+        }
         p.finish();
         auto is_axis = [&](const std::string& k) {
           return std::any_of(e.matrix.begin(), e.matrix.end(), [&](const MatrixAxis& a) { return a.key == k || a.label == k; });
@@ -259,6 +264,9 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
           throw ConfigError(where + ".series: '" + plot.series + "' is not a matrix key or label");
         }
         check_name(where + ".y", plot.y);
+        for (const auto& [key, value] : plot.where) {
+          if (!is_axis(key)) throw ConfigError(where + ".where: '" + key + "' is not a matrix key or label");
+        }
         e.plots.push_back(std::move(plot));
       }
     }

@@ -45,6 +45,8 @@ struct PlotSpec {
   std::string series;  // an axis key, or "" for one line
   std::string y;       // a metric
   std::string title;
+  // Only cells whose axis values match (key or label -> value) are drawn.
+  std::vector<std::pair<std::string, nlohmann::json>> where;
 };
 
 struct VerifySpec {

@@ -1,5 +1,6 @@
 #include "sweep/outputs.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -245,6 +246,9 @@ OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& re
     std::map<std::string, std::vector<std::pair<std::string, double>>> series;
     std::vector<std::string> order;
     for (const auto& r : results) {
+      const bool selected = std::all_of(plot.where.begin(), plot.where.end(),
+                                        [&](const auto& w) { return metric(e, r, w.first) == w.second; });
+      if (!selected) continue;
       const auto x = metric(e, r, plot.x);
       const auto y = metric(e, r, plot.y);
       const std::string name = plot.series.empty() ? plot.y : plot.series + "=" + cell_text(metric(e, r, plot.series));
