@@ -126,12 +126,15 @@ TEST_F(Operations, InsertCountAndGet) {
 
 TEST_F(Operations, InsertKeepsArbitraryText) {
   const std::string payload =
-      std::string("quote ' and \"double\", nul-free unicode \xC3\xA9, ") + std::string(1000, 'z');
+      std::string("quote ' and \"double\", nul-free unicode \xC3\xA9, '); DROP TABLE rows; -- ") +
+      std::string(1000, 'z');
   const OpOutcome a = run(ops::insert_row(payload));
   ASSERT_TRUE(a.ok());
   const OpOutcome got = run(ops::get_row(a.value));
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got.text, payload);
+  // The SQL in the payload was data, not a statement: the table is still there.
+  EXPECT_TRUE(run(ops::count_rows()).ok());
 }
 
 TEST_F(Operations, IncrementCountsUpPerName) {

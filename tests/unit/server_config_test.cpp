@@ -51,6 +51,10 @@ class ConfigFile {
 
 // ---- valid documents --------------------------------------------------------
 
+TEST(ServerConfig, ListensOnLoopbackByDefault) {
+  EXPECT_EQ(config_from_json(json::object(), "x").server.address, "127.0.0.1");
+}
+
 TEST(ServerConfig, EmptyDocumentGivesDefaults) {
   const Config c = config_from_json(json::object(), "x");
   const ServerOptions s;
