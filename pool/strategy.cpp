@@ -107,7 +107,10 @@ class KeptConnections {
   }
 
   asio::awaitable<OpOutcome> run(const Operation& op) {
-    auto [errc, lease] = co_await pool_.async_checkout(asio::as_tuple(asio::use_awaitable));
+    // Not a structured binding: clang 14 cannot capture one in the lambda below.
+    auto checkout = co_await pool_.async_checkout(asio::as_tuple(asio::use_awaitable));
+    const Errc errc = std::get<0>(checkout);
+    ConnectionPool::Lease& lease = std::get<1>(checkout);
     if (errc != Errc::kOk) co_return failure(errc, checkout_message(errc, pool_));
     co_return co_await run_blocking(threads_.get_executor(),
                                     [&] { return run_on_slot(lease.slot(), op, options_, stats_); });
@@ -115,7 +118,9 @@ class KeptConnections {
 
   // Holds a permit (a slot) while a fresh connection runs `op`.
   asio::awaitable<OpOutcome> run_fresh(const Operation& op) {
-    auto [errc, lease] = co_await pool_.async_checkout(asio::as_tuple(asio::use_awaitable));
+    // The permit (the lease inside `checkout`) is held until this returns.
+    auto checkout = co_await pool_.async_checkout(asio::as_tuple(asio::use_awaitable));
+    const Errc errc = std::get<0>(checkout);
     if (errc != Errc::kOk) co_return failure(errc, checkout_message(errc, pool_));
     co_return co_await run_blocking(threads_.get_executor(), [&] {
       try {
