@@ -17,53 +17,22 @@ THREADS=${THREADS:-1}
 NGINX_WORKERS=${NGINX_WORKERS:-1}
 BUSYLAB=${BUSYLAB:-build/release/bin/busylab}
 NGINX=${NGINX:-/usr/sbin/nginx}
+# shellcheck source=bench/nginx.sh
+. bench/nginx.sh
 
 for tool in wrk "$NGINX" "$BUSYLAB"; do
   command -v "$tool" >/dev/null || [ -x "$tool" ] || { echo "missing $tool (run: make build)" >&2; exit 2; }
 done
 
 work=$(mktemp -d /tmp/busylab-loadbench-XXXXXX)
-nginx_pid=""
 cleanup() {
-  [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null || true
+  stop_nginx
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-free_port() {
-  local p
-  for p in $(shuf -i 20000-60000 -n 50); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  echo "no free port found" >&2; exit 1
-}
-
-port=$(free_port)
-cat > "$work/nginx.conf" <<CONF
-daemon off;
-worker_processes $NGINX_WORKERS;
-pid $work/nginx.pid;
-error_log $work/error.log warn;
-worker_rlimit_nofile 8192;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/body;
-  proxy_temp_path $work/proxy;
-  fastcgi_temp_path $work/fastcgi;
-  uwsgi_temp_path $work/uwsgi;
-  scgi_temp_path $work/scgi;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$port backlog=4096;
-    location / { default_type application/json; return 200 '{"ok":true}'; }
-  }
-}
-CONF
-"$NGINX" -c "$work/nginx.conf" -p "$work" &
-nginx_pid=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/" >/dev/null 2>&1 && break; sleep 0.05; done
-url="http://127.0.0.1:$port/"
+start_nginx "$NGINX_WORKERS" "$work/nginx"
+url="http://127.0.0.1:$nginx_port/"
 
 echo "busylab load vs wrk against nginx ($NGINX_WORKERS worker): $PAIRS pairs, -t$THREADS -c$CONNECTIONS -d$DURATION, $(nproc) cores"
 ratios=()

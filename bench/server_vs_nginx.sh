@@ -19,6 +19,8 @@ WRK_THREADS=${WRK_THREADS:-1}
 SERVER_THREADS=${SERVER_THREADS:-2}
 BUSYLAB=${BUSYLAB:-build/release/bin/busylab}
 NGINX=${NGINX:-/usr/sbin/nginx}
+# shellcheck source=bench/nginx.sh
+. bench/nginx.sh
 
 for tool in wrk "$NGINX" "$BUSYLAB"; do
   command -v "$tool" >/dev/null || [ -x "$tool" ] || { echo "missing $tool (run: make build)" >&2; exit 2; }
@@ -29,51 +31,12 @@ server_pid=""
 nginx_pid=""
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-  [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null || true
+  stop_nginx
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-# A port nobody listens on (bash's /dev/tcp connect fails on a free one).
-free_port() {
-  local p
-  for p in $(shuf -i 20000-60000 -n 50); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  echo "no free port found" >&2; exit 1
-}
-
-# start_nginx and start_busylab set $port (and the pid) in this shell: they
-# must not run inside $(...), which would wait for the server to exit.
-start_nginx() {
-  port=$(free_port)
-  mkdir -p "$work/nginx"
-  cat > "$work/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes $SERVER_THREADS;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  server {
-    listen 127.0.0.1:$port;
-    location / { default_type application/json; return 200 '{"ok":true}'; }
-  }
-}
-CONF
-  "$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" >/dev/null 2>&1 &
-  nginx_pid=$!
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/" >/dev/null 2>&1 && break; sleep 0.05; done
-}
-
-stop_nginx() { kill "$nginx_pid"; wait "$nginx_pid" 2>/dev/null || true; nginx_pid=""; }
-
+# start_busylab sets $port and $server_pid in this shell (not inside $(...)).
 start_busylab() {  # $1 = strategy
   rm -f "$work"/bench.db* "$work/port"
   "$BUSYLAB" serve --config config/pool.json --set server.port=0 --set "server.threads=$SERVER_THREADS" \
@@ -102,8 +65,8 @@ targets=("nginx GET /" "busylab GET /control" "per_request POST /rows" "pool POS
 
 echo "busylab vs nginx: $ROUNDS rounds, wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION, server threads $SERVER_THREADS, $(nproc) cores"
 for round in $(seq "$ROUNDS"); do
-  start_nginx
-  read -r rps bad < <(run_wrk "http://127.0.0.1:$port/")
+  start_nginx "$SERVER_THREADS" "$work/nginx"
+  read -r rps bad < <(run_wrk "http://127.0.0.1:$nginx_port/")
   stop_nginx
   results["nginx GET /"]+="$rps "
   echo "round $round  nginx GET /                 $rps req/s"

@@ -2,6 +2,9 @@
 // keeps running.
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <cstdlib>
 
 #include "tests/support/http_client.hpp"
 #include "tests/support/sqlite_probe.hpp"
@@ -36,6 +39,50 @@ TEST(Faults, FullDatabaseGives507AndDeletesNothing) {
     EXPECT_EQ(query_int(config.database.path, "SELECT COUNT(*) FROM rows"), 21);
     EXPECT_EQ(integrity_check(config.database.path), "ok");
   }
+}
+
+// Makes a file immutable (chattr +i) for the object's lifetime: even root
+// cannot open it for writing then, which is how a read-only database looks
+// to a server that runs as root.
+class ImmutableFile {
+ public:
+  explicit ImmutableFile(std::string path) : path_(std::move(path)) {
+    ok_ = std::system(("chattr +i '" + path_ + "' 2>/dev/null").c_str()) == 0;
+  }
+  ~ImmutableFile() {
+    if (ok_) std::system(("chattr -i '" + path_ + "'").c_str());
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  std::string path_;
+  bool ok_ = false;
+};
+
+TEST(Faults, ReadOnlyDatabaseRefusesWritesAndServesReads) {
+  TempDir dir;
+  Config config = test_config(dir, StrategyKind::kPool, 2);
+  config.database.journal_mode = JournalMode::kDelete;  // WAL would need to write the -shm file to read
+  {
+    TestServer writer(config);
+    HttpClient client(writer.port());
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(client.request("POST", "/rows", "")->status, 201);
+  }
+  ImmutableFile immutable(config.database.path);
+  if (!immutable.ok()) GTEST_SKIP() << "chattr +i is not permitted here (needs root and a file system with the flag)";
+
+  TestServer server(config);
+  HttpClient client(server.port());
+  const auto refused = client.request("POST", "/rows", R"({"payload":"x"})");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->json()["error"], "database_readonly");
+  EXPECT_NE(refused->json()["detail"].get<std::string>().find("read-only"), std::string::npos) << refused->body;
+  const auto count = client.request("GET", "/rows/count");
+  ASSERT_TRUE(count);
+  EXPECT_EQ(count->status, 200);
+  EXPECT_EQ(count->json()["count"], 3);
+  EXPECT_EQ(client.request("GET", "/healthz")->status, 200);
 }
 
 }  // namespace
