@@ -67,16 +67,7 @@ void fail_outcome(Database& db, OpOutcome& out, const SqliteError& e) {
   out.errc = classify_sqlite(e.code());
   out.sqlite_code = e.code();
   out.message = e.what();
-  DbStats* stats = db.stats();
-  if (!stats) return;
-  switch (out.errc) {
-    case Errc::kBusy: stats->busy_failures.fetch_add(1, std::memory_order_relaxed); break;
-    case Errc::kBusySnapshot: stats->busy_snapshot_failures.fetch_add(1, std::memory_order_relaxed); break;
-    case Errc::kFull: stats->full_failures.fetch_add(1, std::memory_order_relaxed); break;
-    case Errc::kReadOnly: stats->readonly_failures.fetch_add(1, std::memory_order_relaxed); break;
-    case Errc::kFatal: stats->fatal_failures.fetch_add(1, std::memory_order_relaxed); break;
-    default: stats->other_failures.fetch_add(1, std::memory_order_relaxed); break;
-  }
+  if (DbStats* stats = db.stats()) count_failure(*stats, out.errc);
 }
 
 // ROLLBACK after a failure; a failing rollback (the connection already left
@@ -106,6 +97,17 @@ void count_commit(Database& db, std::uint64_t writes) {
 }
 
 }  // namespace
+
+void count_failure(DbStats& stats, Errc errc) {
+  switch (errc) {
+    case Errc::kBusy: stats.busy_failures.fetch_add(1, std::memory_order_relaxed); break;
+    case Errc::kBusySnapshot: stats.busy_snapshot_failures.fetch_add(1, std::memory_order_relaxed); break;
+    case Errc::kFull: stats.full_failures.fetch_add(1, std::memory_order_relaxed); break;
+    case Errc::kReadOnly: stats.readonly_failures.fetch_add(1, std::memory_order_relaxed); break;
+    case Errc::kFatal: stats.fatal_failures.fetch_add(1, std::memory_order_relaxed); break;
+    default: stats.other_failures.fetch_add(1, std::memory_order_relaxed); break;
+  }
+}
 
 namespace ops {
 

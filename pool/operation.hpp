@@ -15,6 +15,7 @@
 namespace busylab {
 
 class Database;
+struct DbStats;
 
 /// Expected outcomes of an operation (never exceptions above pool/).
 enum class Errc {
@@ -82,6 +83,9 @@ OpOutcome run_operation(Database& db, const Operation& op, TransactionMode mode)
 /// operation is rolled back alone. If the final COMMIT fails, every outcome
 /// becomes that failure, so nobody is told their write succeeded.
 std::vector<OpOutcome> run_batch(Database& db, std::span<const Operation* const> ops, TransactionMode mode);
+
+/// Adds one failure of class `errc` to the matching DbStats counter.
+void count_failure(DbStats& stats, Errc errc);
 
 /// Maps an extended SQLite result code to an Errc.
 Errc classify_sqlite(int extended_code);

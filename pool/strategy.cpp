@@ -40,13 +40,7 @@ OpOutcome open_failure(const SqliteError& e, DbStats& stats) {
   OpOutcome out = failure(classify_sqlite(e.code()), e.what());
   if (out.errc == Errc::kInternal) out.errc = Errc::kFatal;
   out.sqlite_code = e.code();
-  switch (out.errc) {
-    case Errc::kBusy: stats.busy_failures.fetch_add(1, std::memory_order_relaxed); break;
-    case Errc::kBusySnapshot: stats.busy_snapshot_failures.fetch_add(1, std::memory_order_relaxed); break;
-    case Errc::kFull: stats.full_failures.fetch_add(1, std::memory_order_relaxed); break;
-    case Errc::kReadOnly: stats.readonly_failures.fetch_add(1, std::memory_order_relaxed); break;
-    default: stats.fatal_failures.fetch_add(1, std::memory_order_relaxed); break;
-  }
+  count_failure(stats, out.errc);
   return out;
 }
 
