@@ -16,13 +16,10 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-1}
 NGINX_WORKERS=${NGINX_WORKERS:-1}
 BUSYLAB=${BUSYLAB:-build/release/bin/busylab}
-NGINX=${NGINX:-/usr/sbin/nginx}
 # shellcheck source=bench/nginx.sh
 . bench/nginx.sh
 
-for tool in wrk "$NGINX" "$BUSYLAB"; do
-  command -v "$tool" >/dev/null || [ -x "$tool" ] || { echo "missing $tool (run: make build)" >&2; exit 2; }
-done
+require_tools "$BUSYLAB"
 
 work=$(mktemp -d /tmp/busylab-loadbench-XXXXXX)
 cleanup() {

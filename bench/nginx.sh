@@ -4,7 +4,7 @@
 #   start_nginx WORKERS DIR   sets $nginx_port and $nginx_pid, waits until it answers
 #   stop_nginx
 
-NGINX=${NGINX:-/usr/sbin/nginx}
+NGINX=${NGINX:-/usr/sbin/nginx}   # override with NGINX=/path
 nginx_pid=""
 
 # A port nobody listens on (bash's /dev/tcp connect fails on a free one).
@@ -55,4 +55,12 @@ stop_nginx() {
     wait "$nginx_pid" 2>/dev/null || true
   fi
   nginx_pid=""
+}
+
+# Exits 2 naming the first missing tool: wrk, nginx, and the arguments.
+require_tools() {
+  local tool
+  for tool in wrk "$NGINX" "$@"; do
+    command -v "$tool" >/dev/null || [ -x "$tool" ] || { echo "missing $tool (run: make build)" >&2; exit 2; }
+  done
 }
