@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
+#include "tests/support/child_process.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/sqlite_probe.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -39,6 +42,40 @@ TEST(Faults, FullDatabaseGives507AndDeletesNothing) {
     EXPECT_EQ(query_int(config.database.path, "SELECT COUNT(*) FROM rows"), 21);
     EXPECT_EQ(integrity_check(config.database.path), "ok");
   }
+}
+
+TEST(Faults, AnotherProcessHoldingTheLockGives503ThenRecovery) {
+  TempDir dir;
+  Config config = test_config(dir, StrategyKind::kPool, 2);
+  config.database.journal_mode = JournalMode::kDelete;
+  config.database.busy_timeout_ms = 200;
+  TestServer server(config);
+  HttpClient client(server.port());
+  ASSERT_EQ(client.request("POST", "/rows", "")->status, 201);
+
+  // The sqlite3 shell in another process holds an exclusive lock for 1.5 s.
+  ChildProcess holder({"/bin/bash", "-c",
+                       "(echo '.timeout 5000'; echo 'BEGIN EXCLUSIVE; SELECT 1;'; sleep 1.5; echo 'ROLLBACK;') | sqlite3 '" +
+                           config.database.path + "'"},
+                      dir.path().string());
+  int busy = 0;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (busy == 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const auto r = client.request("POST", "/rows", "");
+    ASSERT_TRUE(r);
+    if (r->status == 503) {
+      ++busy;
+      EXPECT_EQ(r->json()["error"], "database_busy");
+      EXPECT_EQ(r->json()["waited_ms"], 200);
+      EXPECT_EQ(r->header("retry-after"), "1");
+    }
+  }
+  EXPECT_EQ(busy, 1) << "the other process's lock was never seen";
+  ASSERT_TRUE(holder.wait(std::chrono::seconds(10)).has_value());
+  // The lock is gone: writes succeed again.
+  EXPECT_EQ(client.request("POST", "/rows", "")->status, 201);
+  EXPECT_EQ(client.request("GET", "/healthz")->status, 200);
 }
 
 // Makes a file immutable (chattr +i) for the object's lifetime: even root
