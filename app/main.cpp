@@ -2,37 +2,36 @@
 // Thin main: parses the command line and hands over to the libraries.
 
 #include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <cstdio>
+#include <CLI/CLI.hpp>
 #include <atomic>
+#include <boost/system/system_error.hpp>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <thread>
-#include <functional>
-#include <iterator>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <iterator>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <boost/system/system_error.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "common/config_reader.hpp"
 #include "loadgen/load_runner.hpp"
+#include "pool/sqlite_error.hpp"
+#include "server/http_server.hpp"
+#include "server/server_options.hpp"
 #include "sweep/experiment.hpp"
 #include "sweep/outputs.hpp"
 #include "sweep/runner.hpp"
 #include "sweep/watch.hpp"
-#include "pool/sqlite_error.hpp"
-#include "server/http_server.hpp"
-#include "server/server_options.hpp"
 
 namespace {
 
@@ -183,8 +182,8 @@ int watch(const std::string& db, const std::string& interval, std::int64_t timeo
   busylab::sweep::WatchOptions o;
   o.path = db;
   try {
-    o.interval = std::chrono::duration_cast<std::chrono::milliseconds>(
-        busylab::loadgen::parse_duration(interval, "--interval"));
+    o.interval =
+        std::chrono::duration_cast<std::chrono::milliseconds>(busylab::loadgen::parse_duration(interval, "--interval"));
   } catch (const busylab::loadgen::LoadArgumentError& e) {
     std::cerr << "busylab watch: " << e.what() << "\n";
     return kExitUsage;
@@ -229,8 +228,9 @@ int sweep(const std::string& file, bool quick, std::optional<std::string> out) {
   sw::SweepOptions options;
   options.busylab = std::filesystem::read_symlink("/proc/self/exe");
   options.quick = quick;
-  options.out_dir = out ? std::filesystem::path(*out)
-                        : std::filesystem::path("results") / (experiment.name + (quick ? "-quick-" : "-") + timestamp_for_folder());
+  options.out_dir =
+      out ? std::filesystem::path(*out)
+          : std::filesystem::path("results") / (experiment.name + (quick ? "-quick-" : "-") + timestamp_for_folder());
   options.progress = &std::cerr;
   const auto cells = experiment.cells(quick);
   std::cerr << "busylab sweep: " << experiment.name << ", " << cells.size() << " cells" << (quick ? " (quick)" : "")
@@ -244,7 +244,8 @@ int sweep(const std::string& file, bool quick, std::optional<std::string> out) {
                                {"machine", std::string(u.sysname) + " " + u.release + " " + u.machine},
                                {"finished_utc", timestamp_for_folder()}};
   const auto files = sw::write_outputs(experiment, results, options.out_dir, meta);
-  std::cout << "\n" << experiment.name << (quick ? " (quick)" : "") << "\n\n"
+  std::cout << "\n"
+            << experiment.name << (quick ? " (quick)" : "") << "\n\n"
             << sw::markdown_table(experiment, results) << "\n";
   std::cout << "results: " << options.out_dir.string() << "/ (results.json, results.csv, table.md";
   if (!experiment.plots.empty() && files.plot_problem.empty()) std::cout << ", plots as SVG and PNG";
@@ -296,13 +297,17 @@ int main(int argc, char** argv) {
       "or a second signal cut the drain short, 2 for a bad config or a database or address that\n"
       "cannot be used.");
 
-  auto* load_cmd = app.add_subcommand("load", "HTTP load generator: closed or open loop, correct percentiles, JSON report");
+  auto* load_cmd =
+      app.add_subcommand("load", "HTTP load generator: closed or open loop, correct percentiles, JSON report");
   LoadArgs load_args;
   load_cmd->add_option("url", load_args.url, "http://HOST[:PORT]/PATH (plain HTTP only)")->required();
   load_cmd->add_option("-c,--connections", load_args.connections, "Connections kept open (default 64)");
-  load_cmd->add_option("-t,--threads", load_args.threads, "Threads (default: number of cores, at most one per connection)");
-  load_cmd->add_option("-d,--duration", load_args.duration, "How long to measure, e.g. 10s, 500ms, 2m (default 10s unless -n)");
-  load_cmd->add_option("-n,--requests", load_args.requests, "Stop after this many measured requests (with -d: whichever first)");
+  load_cmd->add_option("-t,--threads", load_args.threads,
+                       "Threads (default: number of cores, at most one per connection)");
+  load_cmd->add_option("-d,--duration", load_args.duration,
+                       "How long to measure, e.g. 10s, 500ms, 2m (default 10s unless -n)");
+  load_cmd->add_option("-n,--requests", load_args.requests,
+                       "Stop after this many measured requests (with -d: whichever first)");
   load_cmd->add_option("--warmup", load_args.warmup, "Run this long first without counting, e.g. 1s (default 0)");
   load_cmd->add_option("-m,--method", load_args.method, "HTTP method (default GET)");
   load_cmd->add_option("-H,--header", load_args.headers, "Extra header 'Name: value' (repeatable)");
@@ -312,17 +317,21 @@ int main(int argc, char** argv) {
                        "Open loop: requests/s in total on a fixed schedule; latency counts from when each was due");
   load_cmd->add_flag("--close", load_args.close, "A new TCP connection for every request (no keep-alive)");
   load_cmd->add_option("--timeout", load_args.timeout, "Per-request timeout (default 5s); the connection is replaced");
-  load_cmd->add_option("--json", load_args.json, "Write the report as JSON to PATH; '-' prints only the JSON on stdout");
+  load_cmd->add_option("--json", load_args.json,
+                       "Write the report as JSON to PATH; '-' prints only the JSON on stdout");
   load_cmd->add_flag("--progress", load_args.progress, "Progress lines on stderr even when it is not a terminal");
   load_cmd->footer(
       "Exit status: 0 when the run completed, 1 when the target could not be reached, 2 for bad\n"
       "arguments. The JSON schema is described in docs/loadgen.md.");
 
-  auto* sweep_cmd = app.add_subcommand("sweep", "Run an experiment file: a server per cell, load, verification, tables and plots");
+  auto* sweep_cmd =
+      app.add_subcommand("sweep", "Run an experiment file: a server per cell, load, verification, tables and plots");
   std::string experiment_file;
   bool quick = false;
   std::optional<std::string> out_dir;
-  sweep_cmd->add_option("experiment", experiment_file, "Experiment JSON file (see experiments/ and docs/experiment-files.md)")
+  sweep_cmd
+      ->add_option("experiment", experiment_file,
+                   "Experiment JSON file (see experiments/ and docs/experiment-files.md)")
       ->required();
   sweep_cmd->add_flag("--quick", quick, "Shorter runs and fewer connections (the experiment's \"quick\" settings)");
   sweep_cmd->add_option("--out", out_dir, "Results folder (default results/NAME-TIMESTAMP)");

@@ -70,8 +70,12 @@ std::optional<int> ChildProcess::wait(std::chrono::milliseconds timeout) {
   }
 }
 
-std::string ChildProcess::out() const { return slurp(out_path_); }
-std::string ChildProcess::err() const { return slurp(err_path_); }
+std::string ChildProcess::out() const {
+  return slurp(out_path_);
+}
+std::string ChildProcess::err() const {
+  return slurp(err_path_);
+}
 
 int read_port_file(const std::string& path, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -84,8 +88,7 @@ int read_port_file(const std::string& path, std::chrono::milliseconds timeout) {
   return 0;
 }
 
-RunResult run_command(const std::vector<std::string>& argv, const std::string& dir,
-                      std::chrono::milliseconds timeout) {
+RunResult run_command(const std::vector<std::string>& argv, const std::string& dir, std::chrono::milliseconds timeout) {
   ChildProcess child(argv, dir);
   RunResult result;
   const auto status = child.wait(timeout);

@@ -47,8 +47,7 @@ nlohmann::json load_json_file(const std::filesystem::path& path) {
   std::error_code ec;
   if (!in || std::filesystem::is_directory(path, ec)) {
     throw ConfigError(path.string() + ": cannot read file (" +
-                      (std::filesystem::exists(path, ec) ? "permission denied or not a regular file"
-                                                         : "no such file") +
+                      (std::filesystem::exists(path, ec) ? "permission denied or not a regular file" : "no such file") +
                       ")");
   }
   std::ostringstream buffer;
@@ -123,8 +122,7 @@ std::string describe_json(const nlohmann::json& value) {
   return std::string(value.type_name()) + " " + text;
 }
 
-ConfigObject::ConfigObject(const nlohmann::json& json, std::string path)
-    : json_(json), path_(std::move(path)) {
+ConfigObject::ConfigObject(const nlohmann::json& json, std::string path) : json_(json), path_(std::move(path)) {
   if (!json_.is_object()) {
     throw ConfigError((path_.empty() ? std::string("config") : path_) + ": expected an object, got " +
                       describe_json(json_));
@@ -145,7 +143,9 @@ const nlohmann::json* ConfigObject::find(std::string_view key) {
   return it == json_.end() ? nullptr : &*it;
 }
 
-bool ConfigObject::has(std::string_view key) { return find(key) != nullptr; }
+bool ConfigObject::has(std::string_view key) {
+  return find(key) != nullptr;
+}
 
 void ConfigObject::read(std::string_view key, bool& out) {
   if (const auto* v = find(key)) {
@@ -182,8 +182,8 @@ void ConfigObject::read(std::string_view key, std::int64_t& out, std::int64_t mi
     }
     const std::int64_t i = v->get<std::int64_t>();
     if (i < min || i > max) {
-      fail(key, "value " + std::to_string(i) + " is out of range [" + std::to_string(min) + ", " +
-                    std::to_string(max) + "]");
+      fail(key, "value " + std::to_string(i) + " is out of range [" + std::to_string(min) + ", " + std::to_string(max) +
+                    "]");
     }
     out = i;
   }
@@ -195,8 +195,7 @@ void ConfigObject::read(std::string_view key, int& out, int min, int max) {
   out = static_cast<int>(wide);
 }
 
-std::optional<std::size_t> ConfigObject::read_choice(std::string_view key,
-                                                     const std::vector<std::string_view>& names) {
+std::optional<std::size_t> ConfigObject::read_choice(std::string_view key, const std::vector<std::string_view>& names) {
   const auto* v = find(key);
   if (!v) return std::nullopt;
   std::string list;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -14,8 +15,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace busylab {
 
@@ -61,8 +60,7 @@ class ConfigObject {
 
   /// Reads a string that must be one of `names`; stores its index in `out`.
   template <class Enum>
-  void read_enum(std::string_view key, Enum& out,
-                 std::initializer_list<std::pair<std::string_view, Enum>> names) {
+  void read_enum(std::string_view key, Enum& out, std::initializer_list<std::pair<std::string_view, Enum>> names) {
     std::vector<std::string_view> keys;
     for (const auto& [name, value] : names) keys.push_back(name);
     if (const auto index = read_choice(key, keys)) out = std::data(names)[*index - 1].second;

@@ -13,10 +13,10 @@
 namespace busylab {
 
 namespace histogram_layout {
-inline constexpr int kSubBits = 8;                      // 256 sub-buckets per power of two
+inline constexpr int kSubBits = 8;  // 256 sub-buckets per power of two
 inline constexpr std::uint64_t kSubCount = 1u << kSubBits;
 inline constexpr std::uint64_t kHalf = kSubCount / 2;
-inline constexpr int kMaxBits = 40;                     // largest value: 2^40 - 1
+inline constexpr int kMaxBits = 40;  // largest value: 2^40 - 1
 inline constexpr std::size_t kBuckets = (kMaxBits - kSubBits + 2) * kHalf;
 
 /// Bucket index of `value` (values above the range land in the last bucket).

@@ -59,7 +59,8 @@ Url parse_url(std::string_view text) {
     url.target = std::string(rest.substr(path_start));
     if (url.target[0] == '?') url.target = "/" + url.target;
   }
-  if (authority.find('@') != std::string_view::npos) throw LoadArgumentError("URL '" + shown + "': user info is not supported");
+  if (authority.find('@') != std::string_view::npos)
+    throw LoadArgumentError("URL '" + shown + "': user info is not supported");
   std::string_view port_text;
   if (!authority.empty() && authority[0] == '[') {
     const auto close = authority.find(']');
@@ -86,7 +87,8 @@ Url parse_url(std::string_view text) {
     unsigned value = 0;
     auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
     if (ec != std::errc() || end != port_text.data() + port_text.size() || value == 0 || value > 65535) {
-      throw LoadArgumentError("URL '" + shown + "': port '" + std::string(port_text) + "' is not a number from 1 to 65535");
+      throw LoadArgumentError("URL '" + shown + "': port '" + std::string(port_text) +
+                              "' is not a number from 1 to 65535");
     }
     url.port = static_cast<std::uint16_t>(value);
   }
@@ -100,7 +102,8 @@ std::chrono::nanoseconds parse_duration(std::string_view text, std::string_view 
                              "; expected a positive duration like 10s, 500ms, 2m");
   };
   std::size_t unit_start = 0;
-  while (unit_start < text.size() && (std::isdigit(static_cast<unsigned char>(text[unit_start])) || text[unit_start] == '.')) {
+  while (unit_start < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[unit_start])) || text[unit_start] == '.')) {
     ++unit_start;
   }
   if (unit_start == 0) throw bad("is not a duration");
@@ -109,12 +112,18 @@ std::chrono::nanoseconds parse_duration(std::string_view text, std::string_view 
   if (ec != std::errc() || end != text.data() + unit_start || !std::isfinite(value)) throw bad("is not a duration");
   const std::string_view unit = text.substr(unit_start);
   double seconds_per_unit = 0;
-  if (unit.empty() || unit == "s") seconds_per_unit = 1;
-  else if (unit == "ms") seconds_per_unit = 1e-3;
-  else if (unit == "us") seconds_per_unit = 1e-6;
-  else if (unit == "m" || unit == "min") seconds_per_unit = 60;
-  else if (unit == "h") seconds_per_unit = 3600;
-  else throw bad("has an unknown unit");
+  if (unit.empty() || unit == "s")
+    seconds_per_unit = 1;
+  else if (unit == "ms")
+    seconds_per_unit = 1e-3;
+  else if (unit == "us")
+    seconds_per_unit = 1e-6;
+  else if (unit == "m" || unit == "min")
+    seconds_per_unit = 60;
+  else if (unit == "h")
+    seconds_per_unit = 3600;
+  else
+    throw bad("has an unknown unit");
   const double ns = value * seconds_per_unit * 1e9;
   if (ns < 1 || ns > 1e9 * 86400 * 7) throw bad("is out of range");
   return std::chrono::nanoseconds(static_cast<std::int64_t>(ns));
@@ -126,7 +135,8 @@ std::pair<std::string, std::string> split_header(std::string_view header) {
     throw LoadArgumentError("header '" + std::string(header) + "' must look like 'Name: value'");
   }
   std::string name(header.substr(0, colon));
-  if (has_space_or_control(name)) throw LoadArgumentError("header name '" + name + "' contains spaces or control characters");
+  if (has_space_or_control(name))
+    throw LoadArgumentError("header name '" + name + "' contains spaces or control characters");
   std::string_view value = header.substr(colon + 1);
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   if (value.find_first_of("\r\n") != std::string_view::npos) {
@@ -147,8 +157,10 @@ void LoadOptions::validate() const {
   if (threads < 0) throw LoadArgumentError("--threads must be 0 (cores) or more");
   if (threads > 1024) throw LoadArgumentError("--threads must be at most 1024");
   if (requests && *requests == 0) throw LoadArgumentError("--requests must be at least 1");
-  if (rate && !(*rate > 0 && std::isfinite(*rate))) throw LoadArgumentError("--rate must be a positive number of requests/s");
-  if (method.empty() || has_space_or_control(method)) throw LoadArgumentError("--method '" + method + "' is not an HTTP method");
+  if (rate && !(*rate > 0 && std::isfinite(*rate)))
+    throw LoadArgumentError("--rate must be a positive number of requests/s");
+  if (method.empty() || has_space_or_control(method))
+    throw LoadArgumentError("--method '" + method + "' is not an HTTP method");
   for (const auto& h : headers) split_header(h);
 }
 

@@ -18,9 +18,9 @@ class LoadArgumentError : public std::runtime_error {
 };
 
 struct Url {
-  std::string host;   // without brackets for IPv6
+  std::string host;  // without brackets for IPv6
   std::uint16_t port = 80;
-  std::string target = "/";  // path and query, as sent on the request line
+  std::string target = "/";       // path and query, as sent on the request line
   std::string authority() const;  // host[:port] for the Host header
 };
 
@@ -35,17 +35,17 @@ std::chrono::nanoseconds parse_duration(std::string_view text, std::string_view 
 struct LoadOptions {
   Url url;
   int connections = 64;
-  int threads = 0;                       // 0 = number of cores
+  int threads = 0;                                   // 0 = number of cores
   std::optional<std::chrono::nanoseconds> duration;  // -d
-  std::optional<std::uint64_t> requests;              // -n
+  std::optional<std::uint64_t> requests;             // -n
   std::chrono::nanoseconds warmup{0};
   std::string method = "GET";
-  std::vector<std::string> headers;      // "Name: value"
+  std::vector<std::string> headers;  // "Name: value"
   std::string body;
-  std::optional<double> rate;            // -r: requests/s in total (open loop)
-  bool close = false;                    // a new connection for every request
+  std::optional<double> rate;  // -r: requests/s in total (open loop)
+  bool close = false;          // a new connection for every request
   std::chrono::nanoseconds timeout = std::chrono::seconds(5);
-  bool progress = false;                 // force progress lines on stderr
+  bool progress = false;  // force progress lines on stderr
 
   /// Threads actually used: `threads` (or cores), never more than connections.
   int effective_threads() const;

@@ -4,12 +4,6 @@
 #include <sys/resource.h>
 
 #include <atomic>
-#include <chrono>
-#include <memory>
-#include <optional>
-#include <thread>
-#include <vector>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -22,6 +16,11 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
 
 #include "loadgen/schedule.hpp"
 
@@ -56,8 +55,8 @@ ErrorClass classify(const beast::error_code& ec, bool timed_out, bool reading) {
   if (ec == asio::error::connection_reset || ec == asio::error::broken_pipe || ec == asio::error::connection_aborted) {
     return ErrorClass::kReset;
   }
-  if (ec.category() == http::make_error_code(http::error::bad_version).category() &&
-      ec != http::error::end_of_stream && ec != http::error::partial_message) {
+  if (ec.category() == http::make_error_code(http::error::bad_version).category() && ec != http::error::end_of_stream &&
+      ec != http::error::partial_message) {
     return ErrorClass::kParse;
   }
   return reading ? ErrorClass::kRead : ErrorClass::kWrite;
@@ -140,8 +139,7 @@ class Worker {
         break;
       }
       const bool measured = due >= run_.measure_start;
-      if (measured && o.requests &&
-          run_.budget_used.fetch_add(1, std::memory_order_relaxed) >= *o.requests) {
+      if (measured && o.requests && run_.budget_used.fetch_add(1, std::memory_order_relaxed) >= *o.requests) {
         run_.stop.store(true, std::memory_order_relaxed);
         break;
       }

@@ -20,10 +20,10 @@ class LoadTargetError : public std::runtime_error {
 };
 
 struct Progress {
-  double elapsed_s = 0;      // since the start (warm-up included)
+  double elapsed_s = 0;  // since the start (warm-up included)
   std::uint64_t responses = 0;
   std::uint64_t errors = 0;
-  double rate = 0;           // responses/s over the last interval
+  double rate = 0;  // responses/s over the last interval
   bool warming_up = false;
 };
 

@@ -1,21 +1,27 @@
 #include "loadgen/report.hpp"
 
 #include <cstdio>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 namespace busylab::loadgen {
 
 std::string_view to_string(ErrorClass e) {
   switch (e) {
-    case ErrorClass::kConnect: return "connect";
-    case ErrorClass::kRead: return "read";
-    case ErrorClass::kWrite: return "write";
-    case ErrorClass::kTimeout: return "timeout";
-    case ErrorClass::kParse: return "parse";
-    case ErrorClass::kReset: return "reset";
-    default: return "?";
+    case ErrorClass::kConnect:
+      return "connect";
+    case ErrorClass::kRead:
+      return "read";
+    case ErrorClass::kWrite:
+      return "write";
+    case ErrorClass::kTimeout:
+      return "timeout";
+    case ErrorClass::kParse:
+      return "parse";
+    case ErrorClass::kReset:
+      return "reset";
+    default:
+      return "?";
   }
 }
 
@@ -39,26 +45,28 @@ std::uint64_t Tally::error_total() const {
 namespace {
 
 // The percentiles reported, with their JSON names.
-constexpr std::array<std::pair<const char*, double>, 6> kPercentiles{{{"p50", 0.50},
-                                                                        {"p75", 0.75},
-                                                                        {"p90", 0.90},
-                                                                        {"p99", 0.99},
-                                                                        {"p99_9", 0.999},
-                                                                        {"p99_99", 0.9999}}};
+constexpr std::array<std::pair<const char*, double>, 6> kPercentiles{
+    {{"p50", 0.50}, {"p75", 0.75}, {"p90", 0.90}, {"p99", 0.99}, {"p99_9", 0.999}, {"p99_99", 0.9999}}};
 
 std::string human_time(double us) {
   char buf[32];
-  if (us < 1000) std::snprintf(buf, sizeof buf, "%.0fus", us);
-  else if (us < 1e6) std::snprintf(buf, sizeof buf, "%.2fms", us / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.2fs", us / 1e6);
+  if (us < 1000)
+    std::snprintf(buf, sizeof buf, "%.0fus", us);
+  else if (us < 1e6)
+    std::snprintf(buf, sizeof buf, "%.2fms", us / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.2fs", us / 1e6);
   return buf;
 }
 
 std::string human_bytes(double b) {
   char buf[32];
-  if (b < 1024) std::snprintf(buf, sizeof buf, "%.0fB", b);
-  else if (b < 1024 * 1024) std::snprintf(buf, sizeof buf, "%.2fKiB", b / 1024);
-  else std::snprintf(buf, sizeof buf, "%.2fMiB", b / (1024 * 1024));
+  if (b < 1024)
+    std::snprintf(buf, sizeof buf, "%.0fB", b);
+  else if (b < 1024 * 1024)
+    std::snprintf(buf, sizeof buf, "%.2fKiB", b / 1024);
+  else
+    std::snprintf(buf, sizeof buf, "%.2fMiB", b / (1024 * 1024));
   return buf;
 }
 
@@ -73,7 +81,8 @@ nlohmann::json Report::to_json() const {
   nlohmann::json status = nlohmann::json::object();
   for (auto [code, n] : tally.status) status[std::to_string(code)] = n;
   nlohmann::json errors = nlohmann::json::object();
-  for (std::size_t i = 0; i < kErrorClasses; ++i) errors[std::string(to_string(static_cast<ErrorClass>(i)))] = tally.errors[i];
+  for (std::size_t i = 0; i < kErrorClasses; ++i)
+    errors[std::string(to_string(static_cast<ErrorClass>(i)))] = tally.errors[i];
   auto seconds = [](std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); };
   nlohmann::json target = {{"url", "http://" + o.url.authority() + o.url.target},
                            {"method", o.method},

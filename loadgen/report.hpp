@@ -5,10 +5,9 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "common/histogram.hpp"
 #include "loadgen/load_options.hpp"
@@ -27,9 +26,9 @@ struct Tally {
   std::array<std::uint64_t, kErrorClasses> errors{};
   std::uint64_t responses = 0;
   std::uint64_t bytes_read = 0;
-  std::uint64_t connects = 0;      // TCP connections opened
-  std::uint64_t reconnects = 0;    // reopened after the server closed one or an error
-  std::uint64_t late_sends = 0;    // open loop: sent more than kLateThreshold after due
+  std::uint64_t connects = 0;    // TCP connections opened
+  std::uint64_t reconnects = 0;  // reopened after the server closed one or an error
+  std::uint64_t late_sends = 0;  // open loop: sent more than kLateThreshold after due
 
   void merge(const Tally& other);
   std::uint64_t error_total() const;

@@ -1,11 +1,10 @@
 #include "pool/connection_pool.hpp"
 
-#include <optional>
-
 #include <boost/asio/append.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "pool/database.hpp"
 
@@ -28,7 +27,9 @@ std::uint64_t to_us(PoolCore::Duration d) {
 }
 }  // namespace
 
-ConnectionPool::Slot& ConnectionPool::Lease::slot() { return pool_->slots_[index_]; }
+ConnectionPool::Slot& ConnectionPool::Lease::slot() {
+  return pool_->slots_[index_];
+}
 
 void ConnectionPool::Lease::release() {
   if (auto* pool = std::exchange(pool_, nullptr)) pool->give_back(index_);
@@ -37,7 +38,9 @@ void ConnectionPool::Lease::release() {
 ConnectionPool::ConnectionPool(asio::any_io_executor executor, Options options)
     : executor_(std::move(executor)), options_(options), slots_(options.size), core_(core_options(options)) {}
 
-ConnectionPool::~ConnectionPool() { close(); }
+ConnectionPool::~ConnectionPool() {
+  close();
+}
 
 void ConnectionPool::complete(asio::any_completion_handler<Signature> handler, Errc errc, Lease lease) {
   // Runs through executor_, then on the handler's own executor.

@@ -5,21 +5,20 @@
 // mutex, the timers and the completion handlers. A Lease returns its slot in
 // its destructor, so a throwing handler cannot keep a connection.
 
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <memory>
-#include <mutex>
-#include <unordered_map>
-#include <utility>
-#include <vector>
-
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json_fwd.hpp>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "common/histogram.hpp"
 #include "pool/operation.hpp"
@@ -87,8 +86,7 @@ class ConnectionPool {
   template <class Token>
   auto async_checkout(Token&& token) {
     return boost::asio::async_initiate<Token, Signature>(
-        [this](auto handler) { initiate(boost::asio::any_completion_handler<Signature>(std::move(handler))); },
-        token);
+        [this](auto handler) { initiate(boost::asio::any_completion_handler<Signature>(std::move(handler))); }, token);
   }
 
   /// Access to every slot's connection, for start-up (opening them) only;
@@ -123,7 +121,8 @@ class ConnectionPool {
   void give_back(std::size_t index);
   void on_timeout(std::uint64_t waiter);
   // Called with mutex_ held: detaches shed waiters and counts them.
-  void collect_shed(const std::vector<std::uint64_t>& ids, std::vector<boost::asio::any_completion_handler<Signature>>& out);
+  void collect_shed(const std::vector<std::uint64_t>& ids,
+                    std::vector<boost::asio::any_completion_handler<Signature>>& out);
   void complete(boost::asio::any_completion_handler<Signature> handler, Errc errc, Lease lease);
   void cancel_timer(std::shared_ptr<boost::asio::steady_timer> timer);
 

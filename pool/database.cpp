@@ -1,12 +1,11 @@
 #include "pool/database.hpp"
 
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "common/thread_role.hpp"
-
 #include "pool/db_stats.hpp"
 #include "pool/sqlite_error.hpp"
 
@@ -14,32 +13,60 @@ namespace busylab {
 
 std::string sqlite_code_name(int code) {
   switch (code) {
-    case SQLITE_BUSY: return "SQLITE_BUSY";
-    case SQLITE_BUSY_SNAPSHOT: return "SQLITE_BUSY_SNAPSHOT";
-    case SQLITE_BUSY_RECOVERY: return "SQLITE_BUSY_RECOVERY";
-    case SQLITE_BUSY_TIMEOUT: return "SQLITE_BUSY_TIMEOUT";
-    case SQLITE_LOCKED: return "SQLITE_LOCKED";
-    case SQLITE_FULL: return "SQLITE_FULL";
-    case SQLITE_READONLY: return "SQLITE_READONLY";
-    case SQLITE_READONLY_DBMOVED: return "SQLITE_READONLY_DBMOVED";
-    case SQLITE_IOERR: return "SQLITE_IOERR";
-    case SQLITE_CORRUPT: return "SQLITE_CORRUPT";
-    case SQLITE_NOTADB: return "SQLITE_NOTADB";
-    case SQLITE_CANTOPEN: return "SQLITE_CANTOPEN";
-    case SQLITE_CONSTRAINT: return "SQLITE_CONSTRAINT";
-    case SQLITE_NOMEM: return "SQLITE_NOMEM";
-    case SQLITE_ERROR: return "SQLITE_ERROR";
-    default: break;
+    case SQLITE_BUSY:
+      return "SQLITE_BUSY";
+    case SQLITE_BUSY_SNAPSHOT:
+      return "SQLITE_BUSY_SNAPSHOT";
+    case SQLITE_BUSY_RECOVERY:
+      return "SQLITE_BUSY_RECOVERY";
+    case SQLITE_BUSY_TIMEOUT:
+      return "SQLITE_BUSY_TIMEOUT";
+    case SQLITE_LOCKED:
+      return "SQLITE_LOCKED";
+    case SQLITE_FULL:
+      return "SQLITE_FULL";
+    case SQLITE_READONLY:
+      return "SQLITE_READONLY";
+    case SQLITE_READONLY_DBMOVED:
+      return "SQLITE_READONLY_DBMOVED";
+    case SQLITE_IOERR:
+      return "SQLITE_IOERR";
+    case SQLITE_CORRUPT:
+      return "SQLITE_CORRUPT";
+    case SQLITE_NOTADB:
+      return "SQLITE_NOTADB";
+    case SQLITE_CANTOPEN:
+      return "SQLITE_CANTOPEN";
+    case SQLITE_CONSTRAINT:
+      return "SQLITE_CONSTRAINT";
+    case SQLITE_NOMEM:
+      return "SQLITE_NOMEM";
+    case SQLITE_ERROR:
+      return "SQLITE_ERROR";
+    default:
+      break;
   }
   // Extended codes of the families above keep their family's name plus the number.
   std::string name;
   switch (code & 0xff) {
-    case SQLITE_IOERR: name = "SQLITE_IOERR"; break;
-    case SQLITE_READONLY: name = "SQLITE_READONLY"; break;
-    case SQLITE_CORRUPT: name = "SQLITE_CORRUPT"; break;
-    case SQLITE_CANTOPEN: name = "SQLITE_CANTOPEN"; break;
-    case SQLITE_CONSTRAINT: name = "SQLITE_CONSTRAINT"; break;
-    default: name = "SQLITE_" + std::to_string(code & 0xff); break;
+    case SQLITE_IOERR:
+      name = "SQLITE_IOERR";
+      break;
+    case SQLITE_READONLY:
+      name = "SQLITE_READONLY";
+      break;
+    case SQLITE_CORRUPT:
+      name = "SQLITE_CORRUPT";
+      break;
+    case SQLITE_CANTOPEN:
+      name = "SQLITE_CANTOPEN";
+      break;
+    case SQLITE_CONSTRAINT:
+      name = "SQLITE_CONSTRAINT";
+      break;
+    default:
+      name = "SQLITE_" + std::to_string(code & 0xff);
+      break;
   }
   return name + "(" + std::to_string(code) + ")";
 }
@@ -51,8 +78,8 @@ void throw_sqlite(sqlite3* db, int rc, std::string_view what) {
 }
 
 Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
-  const int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
-                                    &stmt_, nullptr);
+  const int rc =
+      sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
   if (rc != SQLITE_OK) throw_sqlite(db, rc, "prepare");
 }
 
@@ -80,7 +107,9 @@ bool Statement::step() {
   throw_sqlite(db_, rc, "step");
 }
 
-std::int64_t Statement::column_int64(int index) const { return sqlite3_column_int64(stmt_, index); }
+std::int64_t Statement::column_int64(int index) const {
+  return sqlite3_column_int64(stmt_, index);
+}
 
 std::string Statement::column_text(int index) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, index));
@@ -175,7 +204,9 @@ std::int64_t Database::query_int(std::string_view sql) {
   return v;
 }
 
-bool Database::in_transaction() const { return db_ && sqlite3_get_autocommit(db_) == 0; }
+bool Database::in_transaction() const {
+  return db_ && sqlite3_get_autocommit(db_) == 0;
+}
 
 nlohmann::json DbStats::to_json() const {
   auto get = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };

@@ -2,10 +2,9 @@
 // Settings applied to every SQLite connection busylab opens (`database.*`).
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace busylab {
 

@@ -4,26 +4,25 @@
 
 #include <atomic>
 #include <cstdint>
-
 #include <nlohmann/json_fwd.hpp>
 
 namespace busylab {
 
 struct DbStats {
-  std::atomic<std::uint64_t> busy_handler_calls{0};   // times SQLite asked us whether to wait
-  std::atomic<std::uint64_t> busy_sleeps{0};          // times we did sleep
-  std::atomic<std::uint64_t> busy_sleep_ms{0};        // total milliseconds slept waiting for locks
-  std::atomic<std::uint64_t> busy_gave_up{0};         // waits that ended at busy_timeout
-  std::atomic<std::uint64_t> busy_failures{0};        // requests failed with SQLITE_BUSY / LOCKED
+  std::atomic<std::uint64_t> busy_handler_calls{0};      // times SQLite asked us whether to wait
+  std::atomic<std::uint64_t> busy_sleeps{0};             // times we did sleep
+  std::atomic<std::uint64_t> busy_sleep_ms{0};           // total milliseconds slept waiting for locks
+  std::atomic<std::uint64_t> busy_gave_up{0};            // waits that ended at busy_timeout
+  std::atomic<std::uint64_t> busy_failures{0};           // requests failed with SQLITE_BUSY / LOCKED
   std::atomic<std::uint64_t> busy_snapshot_failures{0};  // requests failed with SQLITE_BUSY_SNAPSHOT
-  std::atomic<std::uint64_t> full_failures{0};        // SQLITE_FULL (size guard or disk)
+  std::atomic<std::uint64_t> full_failures{0};           // SQLITE_FULL (size guard or disk)
   std::atomic<std::uint64_t> readonly_failures{0};
-  std::atomic<std::uint64_t> fatal_failures{0};       // IOERR, CORRUPT, ... (connection replaced)
+  std::atomic<std::uint64_t> fatal_failures{0};  // IOERR, CORRUPT, ... (connection replaced)
   std::atomic<std::uint64_t> other_failures{0};
   std::atomic<std::uint64_t> connections_opened{0};
   std::atomic<std::uint64_t> connections_replaced{0};
   std::atomic<std::uint64_t> transactions_committed{0};
-  std::atomic<std::uint64_t> writes_committed{0};     // write operations whose COMMIT succeeded
+  std::atomic<std::uint64_t> writes_committed{0};      // write operations whose COMMIT succeeded
   std::atomic<std::uint64_t> io_thread_violations{0};  // SQLite calls made on an io thread (must stay 0)
 
   nlohmann::json to_json() const;

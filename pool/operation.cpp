@@ -10,18 +10,30 @@ namespace busylab {
 
 std::string_view to_string(Errc e) {
   switch (e) {
-    case Errc::kOk: return "ok";
-    case Errc::kNotFound: return "not_found";
-    case Errc::kBusy: return "database_busy";
-    case Errc::kBusySnapshot: return "database_busy";
-    case Errc::kPoolTimeout: return "pool_timeout";
-    case Errc::kOverloaded: return "overloaded";
-    case Errc::kFull: return "database_full";
-    case Errc::kReadOnly: return "database_readonly";
-    case Errc::kFatal: return "database_error";
-    case Errc::kConstraint: return "constraint_failed";
-    case Errc::kShuttingDown: return "shutting_down";
-    case Errc::kInternal: return "internal_error";
+    case Errc::kOk:
+      return "ok";
+    case Errc::kNotFound:
+      return "not_found";
+    case Errc::kBusy:
+      return "database_busy";
+    case Errc::kBusySnapshot:
+      return "database_busy";
+    case Errc::kPoolTimeout:
+      return "pool_timeout";
+    case Errc::kOverloaded:
+      return "overloaded";
+    case Errc::kFull:
+      return "database_full";
+    case Errc::kReadOnly:
+      return "database_readonly";
+    case Errc::kFatal:
+      return "database_error";
+    case Errc::kConstraint:
+      return "constraint_failed";
+    case Errc::kShuttingDown:
+      return "shutting_down";
+    case Errc::kInternal:
+      return "internal_error";
   }
   return "internal_error";
 }
@@ -30,17 +42,23 @@ Errc classify_sqlite(int code) {
   if (code == SQLITE_BUSY_SNAPSHOT) return Errc::kBusySnapshot;
   switch (code & 0xff) {
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return Errc::kBusy;
-    case SQLITE_FULL: return Errc::kFull;
-    case SQLITE_READONLY: return Errc::kReadOnly;
-    case SQLITE_CONSTRAINT: return Errc::kConstraint;
+    case SQLITE_LOCKED:
+      return Errc::kBusy;
+    case SQLITE_FULL:
+      return Errc::kFull;
+    case SQLITE_READONLY:
+      return Errc::kReadOnly;
+    case SQLITE_CONSTRAINT:
+      return Errc::kConstraint;
     case SQLITE_IOERR:
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
     case SQLITE_CANTOPEN:
     case SQLITE_PROTOCOL:
-    case SQLITE_NOMEM: return Errc::kFatal;
-    default: return Errc::kInternal;
+    case SQLITE_NOMEM:
+      return Errc::kFatal;
+    default:
+      return Errc::kInternal;
   }
 }
 
@@ -82,9 +100,12 @@ void rollback_quietly(Database& db) {
 
 std::string_view begin_sql(TransactionMode mode) {
   switch (mode) {
-    case TransactionMode::kDeferred: return "BEGIN DEFERRED";
-    case TransactionMode::kImmediate: return "BEGIN IMMEDIATE";
-    case TransactionMode::kExclusive: return "BEGIN EXCLUSIVE";
+    case TransactionMode::kDeferred:
+      return "BEGIN DEFERRED";
+    case TransactionMode::kImmediate:
+      return "BEGIN IMMEDIATE";
+    case TransactionMode::kExclusive:
+      return "BEGIN EXCLUSIVE";
   }
   return "BEGIN";
 }
@@ -100,12 +121,24 @@ void count_commit(Database& db, std::uint64_t writes) {
 
 void count_failure(DbStats& stats, Errc errc) {
   switch (errc) {
-    case Errc::kBusy: stats.busy_failures.fetch_add(1, std::memory_order_relaxed); break;
-    case Errc::kBusySnapshot: stats.busy_snapshot_failures.fetch_add(1, std::memory_order_relaxed); break;
-    case Errc::kFull: stats.full_failures.fetch_add(1, std::memory_order_relaxed); break;
-    case Errc::kReadOnly: stats.readonly_failures.fetch_add(1, std::memory_order_relaxed); break;
-    case Errc::kFatal: stats.fatal_failures.fetch_add(1, std::memory_order_relaxed); break;
-    default: stats.other_failures.fetch_add(1, std::memory_order_relaxed); break;
+    case Errc::kBusy:
+      stats.busy_failures.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Errc::kBusySnapshot:
+      stats.busy_snapshot_failures.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Errc::kFull:
+      stats.full_failures.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Errc::kReadOnly:
+      stats.readonly_failures.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Errc::kFatal:
+      stats.fatal_failures.fetch_add(1, std::memory_order_relaxed);
+      break;
+    default:
+      stats.other_failures.fetch_add(1, std::memory_order_relaxed);
+      break;
   }
 }
 

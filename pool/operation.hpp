@@ -21,13 +21,13 @@ struct DbStats;
 enum class Errc {
   kOk,
   kNotFound,
-  kBusy,           // SQLITE_BUSY / SQLITE_LOCKED after busy_timeout (or at once)
-  kBusySnapshot,   // SQLITE_BUSY_SNAPSHOT: a deferred reader could not upgrade
-  kPoolTimeout,    // no connection within pool.checkout_timeout_ms
-  kOverloaded,     // shed by the queue, or pool.max_waiters reached
-  kFull,           // SQLITE_FULL: disk full or database.max_size_mb reached
-  kReadOnly,       // SQLITE_READONLY
-  kFatal,          // IOERR, CORRUPT, NOTADB, CANTOPEN...: connection replaced
+  kBusy,          // SQLITE_BUSY / SQLITE_LOCKED after busy_timeout (or at once)
+  kBusySnapshot,  // SQLITE_BUSY_SNAPSHOT: a deferred reader could not upgrade
+  kPoolTimeout,   // no connection within pool.checkout_timeout_ms
+  kOverloaded,    // shed by the queue, or pool.max_waiters reached
+  kFull,          // SQLITE_FULL: disk full or database.max_size_mb reached
+  kReadOnly,      // SQLITE_READONLY
+  kFatal,         // IOERR, CORRUPT, NOTADB, CANTOPEN...: connection replaced
   kConstraint,
   kShuttingDown,
   kInternal,
@@ -39,11 +39,11 @@ enum class OpKind { kInsertRow, kCountRows, kGetRow, kIncrement, kSeed, kCustom 
 
 struct OpOutcome {
   Errc errc = Errc::kOk;
-  std::int64_t value = 0;   // id, count, counter value, or "before" for seed
-  std::int64_t value2 = 0;  // "after" for seed
-  std::string text;         // payload or counter name
-  int sqlite_code = 0;      // extended result code when a SQLite error caused errc
-  std::string message;      // human-readable detail for errors
+  std::int64_t value = 0;      // id, count, counter value, or "before" for seed
+  std::int64_t value2 = 0;     // "after" for seed
+  std::string text;            // payload or counter name
+  int sqlite_code = 0;         // extended result code when a SQLite error caused errc
+  std::string message;         // human-readable detail for errors
   std::int64_t waited_ms = 0;  // time the busy handler slept during this operation
 
   bool ok() const { return errc == Errc::kOk; }
@@ -91,6 +91,8 @@ void count_failure(DbStats& stats, Errc errc);
 Errc classify_sqlite(int extended_code);
 
 /// True for errors after which the connection should not be reused.
-inline bool is_fatal(Errc e) { return e == Errc::kFatal; }
+inline bool is_fatal(Errc e) {
+  return e == Errc::kFatal;
+}
 
 }  // namespace busylab

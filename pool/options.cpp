@@ -8,41 +8,58 @@ namespace busylab {
 
 std::string_view to_string(JournalMode m) {
   switch (m) {
-    case JournalMode::kDelete: return "delete";
-    case JournalMode::kTruncate: return "truncate";
-    case JournalMode::kPersist: return "persist";
-    case JournalMode::kWal: return "wal";
+    case JournalMode::kDelete:
+      return "delete";
+    case JournalMode::kTruncate:
+      return "truncate";
+    case JournalMode::kPersist:
+      return "persist";
+    case JournalMode::kWal:
+      return "wal";
   }
   return "?";
 }
 
 std::string_view to_string(Synchronous s) {
   switch (s) {
-    case Synchronous::kOff: return "off";
-    case Synchronous::kNormal: return "normal";
-    case Synchronous::kFull: return "full";
-    case Synchronous::kExtra: return "extra";
+    case Synchronous::kOff:
+      return "off";
+    case Synchronous::kNormal:
+      return "normal";
+    case Synchronous::kFull:
+      return "full";
+    case Synchronous::kExtra:
+      return "extra";
   }
   return "?";
 }
 
 std::string_view to_string(TransactionMode t) {
   switch (t) {
-    case TransactionMode::kDeferred: return "deferred";
-    case TransactionMode::kImmediate: return "immediate";
-    case TransactionMode::kExclusive: return "exclusive";
+    case TransactionMode::kDeferred:
+      return "deferred";
+    case TransactionMode::kImmediate:
+      return "immediate";
+    case TransactionMode::kExclusive:
+      return "exclusive";
   }
   return "?";
 }
 
-std::string_view to_string(BusyRetry r) { return r == BusyRetry::kBackoff ? "backoff" : "fixed"; }
+std::string_view to_string(BusyRetry r) {
+  return r == BusyRetry::kBackoff ? "backoff" : "fixed";
+}
 
 std::string_view to_string(StrategyKind k) {
   switch (k) {
-    case StrategyKind::kPerRequest: return "per_request";
-    case StrategyKind::kPool: return "pool";
-    case StrategyKind::kSingleWriter: return "single_writer";
-    case StrategyKind::kBatched: return "batched";
+    case StrategyKind::kPerRequest:
+      return "per_request";
+    case StrategyKind::kPool:
+      return "pool";
+    case StrategyKind::kSingleWriter:
+      return "single_writer";
+    case StrategyKind::kBatched:
+      return "batched";
   }
   return "?";
 }

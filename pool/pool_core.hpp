@@ -37,13 +37,13 @@ class PoolCore {
 
   struct CheckoutResult {
     Outcome outcome;
-    Grant grant;                   // valid when kGranted
-    std::uint64_t waiter = 0;      // valid when kQueued
+    Grant grant;                      // valid when kGranted
+    std::uint64_t waiter = 0;         // valid when kQueued
     std::vector<std::uint64_t> shed;  // waiters dropped by this event
   };
 
   struct ReleaseResult {
-    std::optional<Grant> handoff;     // the slot went straight to this waiter
+    std::optional<Grant> handoff;  // the slot went straight to this waiter
     std::vector<std::uint64_t> shed;
   };
 

@@ -2,9 +2,8 @@
 // How requests get a connection (`pool.*`).
 
 #include <cstdint>
-#include <string_view>
-
 #include <nlohmann/json_fwd.hpp>
+#include <string_view>
 
 namespace busylab {
 

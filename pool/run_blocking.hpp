@@ -3,15 +3,14 @@
 // on a DB thread, and the coroutine resumes on its own executor afterwards.
 // io threads never call SQLite.
 
-#include <exception>
-#include <type_traits>
-#include <utility>
-
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <exception>
+#include <type_traits>
+#include <utility>
 
 namespace busylab {
 

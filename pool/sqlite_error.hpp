@@ -11,9 +11,8 @@ namespace busylab {
 
 class SqliteError : public std::runtime_error {
  public:
-  SqliteError(int extended_code, const std::string& message)
-      : std::runtime_error(message), code_(extended_code) {}
-  int code() const { return code_; }               // extended result code
+  SqliteError(int extended_code, const std::string& message) : std::runtime_error(message), code_(extended_code) {}
+  int code() const { return code_; }  // extended result code
   int primary() const { return code_ & 0xff; }
 
  private:

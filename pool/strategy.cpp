@@ -1,18 +1,17 @@
 #include "pool/strategy.hpp"
 
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
-
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <thread>
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
+#include <thread>
 
 #include "common/histogram.hpp"
 #include "pool/connection_pool.hpp"
@@ -60,17 +59,20 @@ std::string checkout_message(Errc errc, const ConnectionPool& pool) {
   const std::string figures = " (pool size " + std::to_string(b.size) + ", in use " + std::to_string(b.in_use) +
                               ", waiting " + std::to_string(b.waiting) + ")";
   switch (errc) {
-    case Errc::kPoolTimeout: return "no connection free within pool.checkout_timeout_ms" + figures;
-    case Errc::kOverloaded: return "request shed: the connection queue is over its target or full" + figures;
-    case Errc::kShuttingDown: return "server is shutting down";
-    default: return std::string(to_string(errc));
+    case Errc::kPoolTimeout:
+      return "no connection free within pool.checkout_timeout_ms" + figures;
+    case Errc::kOverloaded:
+      return "request shed: the connection queue is over its target or full" + figures;
+    case Errc::kShuttingDown:
+      return "server is shutting down";
+    default:
+      return std::string(to_string(errc));
   }
 }
 
 // Runs `op` on a kept connection, opening it first when it is not open (at
 // start or after a fatal error closed it).
-OpOutcome run_on_slot(ConnectionPool::Slot& slot, const Operation& op, const DatabaseOptions& options,
-                      DbStats& stats) {
+OpOutcome run_on_slot(ConnectionPool::Slot& slot, const Operation& op, const DatabaseOptions& options, DbStats& stats) {
   if (!slot) {
     try {
       slot = std::make_unique<Database>(options, &stats);
@@ -241,7 +243,11 @@ class BatchedStrategy final : public Strategy {
                 {"p99", wait.percentile(0.99) / 1000.0},
                 {"max", wait.max() / 1000.0}}},
               {"batches", sizes.count()},
-              {"batch_size", {{"mean", sizes.mean()}, {"p50", sizes.percentile(0.5)}, {"p99", sizes.percentile(0.99)}, {"max", sizes.max()}}}}}};
+              {"batch_size",
+               {{"mean", sizes.mean()},
+                {"p50", sizes.percentile(0.5)},
+                {"p99", sizes.percentile(0.99)},
+                {"max", sizes.max()}}}}}};
   }
 
   std::size_t in_use() const override {
@@ -391,10 +397,14 @@ class BatchedStrategy final : public Strategy {
 std::unique_ptr<Strategy> make_strategy(const DatabaseOptions& db, const PoolOptions& pool,
                                         asio::any_io_executor executor, DbStats& stats) {
   switch (pool.strategy) {
-    case StrategyKind::kPerRequest: return std::make_unique<PerRequestStrategy>(executor, db, pool, stats);
-    case StrategyKind::kPool: return std::make_unique<PooledStrategy>(executor, db, pool, stats);
-    case StrategyKind::kSingleWriter: return std::make_unique<SingleWriterStrategy>(executor, db, pool, stats);
-    case StrategyKind::kBatched: return std::make_unique<BatchedStrategy>(executor, db, pool, stats);
+    case StrategyKind::kPerRequest:
+      return std::make_unique<PerRequestStrategy>(executor, db, pool, stats);
+    case StrategyKind::kPool:
+      return std::make_unique<PooledStrategy>(executor, db, pool, stats);
+    case StrategyKind::kSingleWriter:
+      return std::make_unique<SingleWriterStrategy>(executor, db, pool, stats);
+    case StrategyKind::kBatched:
+      return std::make_unique<BatchedStrategy>(executor, db, pool, stats);
   }
   throw std::logic_error("unknown strategy");
 }

@@ -5,13 +5,12 @@
 //   single_writer  one writer connection for every write, pool.size readers
 //   batched        one writer committing queued writes together, pool.size readers
 
-#include <cstddef>
-#include <memory>
-#include <string>
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <cstddef>
+#include <memory>
 #include <nlohmann/json_fwd.hpp>
+#include <string>
 
 #include "pool/database_options.hpp"
 #include "pool/operation.hpp"

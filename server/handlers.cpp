@@ -1,9 +1,9 @@
 #include "server/handlers.hpp"
 
-#include <chrono>
-
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
 
 #include "pool/db_stats.hpp"
 #include "pool/operation.hpp"
@@ -47,10 +47,18 @@ HttpResponse outcome_error(const OpOutcome& out) {
       status = 503;
       body["detail"] = "the database is read-only: " + out.message;
       break;
-    case Errc::kFull: status = 507; break;
-    case Errc::kNotFound: status = 404; break;
-    case Errc::kConstraint: status = 409; break;
-    default: status = 500; break;
+    case Errc::kFull:
+      status = 507;
+      break;
+    case Errc::kNotFound:
+      status = 404;
+      break;
+    case Errc::kConstraint:
+      status = 409;
+      break;
+    default:
+      status = 500;
+      break;
   }
   HttpResponse r = json_response(status, body);
   r.retry_after_s = retry_after;
@@ -126,9 +134,9 @@ boost::asio::awaitable<HttpResponse> Handlers::dispatch(const HttpRequest& reque
     co_return response;
   }
   if (!match.method_allowed) {
-    response = error_response(405, "method_not_allowed",
-                              std::string(request.method.substr(0, 20)) + " is not allowed here; use " +
-                                  std::string(match.allow));
+    response = error_response(
+        405, "method_not_allowed",
+        std::string(request.method.substr(0, 20)) + " is not allowed here; use " + std::string(match.allow));
     response.allow = match.allow;
     response.route = match.route;
     co_return response;
@@ -162,12 +170,13 @@ boost::asio::awaitable<HttpResponse> Handlers::dispatch(const HttpRequest& reque
       success_status = 201;
       break;
     }
-    case Route::kRowsCount: op = ops::count_rows(); break;
+    case Route::kRowsCount:
+      op = ops::count_rows();
+      break;
     case Route::kRowsGet: {
       std::int64_t id = 0;
       if (!parse_row_id(match.param, id)) {
-        response = error_response(400, "bad_request",
-                                  "row id must be a whole number from 1 to 9223372036854775807");
+        response = error_response(400, "bad_request", "row id must be a whole number from 1 to 9223372036854775807");
         response.route = match.route;
         co_return response;
       }
@@ -183,7 +192,9 @@ boost::asio::awaitable<HttpResponse> Handlers::dispatch(const HttpRequest& reque
       }
       op = ops::increment(match.param);
       break;
-    case Route::kSeed: op = ops::seed(); break;
+    case Route::kSeed:
+      op = ops::seed();
+      break;
     default:
       response = error_response(404, "not_found", "no such path");
       co_return response;
@@ -199,12 +210,24 @@ boost::asio::awaitable<HttpResponse> Handlers::dispatch(const HttpRequest& reque
   }
   nlohmann::json body;
   switch (kind) {
-    case OpKind::kInsertRow: body = {{"id", out.value}}; break;
-    case OpKind::kCountRows: body = {{"count", out.value}}; break;
-    case OpKind::kGetRow: body = {{"id", out.value}, {"payload", out.text}}; break;
-    case OpKind::kIncrement: body = {{"name", out.text}, {"value", out.value}}; break;
-    case OpKind::kSeed: body = {{"before", out.value}, {"after", out.value2}}; break;
-    default: body = {{"ok", true}}; break;
+    case OpKind::kInsertRow:
+      body = {{"id", out.value}};
+      break;
+    case OpKind::kCountRows:
+      body = {{"count", out.value}};
+      break;
+    case OpKind::kGetRow:
+      body = {{"id", out.value}, {"payload", out.text}};
+      break;
+    case OpKind::kIncrement:
+      body = {{"name", out.text}, {"value", out.value}};
+      break;
+    case OpKind::kSeed:
+      body = {{"before", out.value}, {"after", out.value2}};
+      break;
+    default:
+      body = {{"ok", true}};
+      break;
   }
   // From here the client is told the write happened: it is committed.
   if (write) stats_.writes_acknowledged();

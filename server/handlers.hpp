@@ -4,11 +4,10 @@
 // Knows nothing of sockets or Beast: the session gives it plain strings.
 
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <string>
 #include <string_view>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "server/server_options.hpp"
 #include "server/stats.hpp"
@@ -26,9 +25,9 @@ struct HttpRequest {
 
 struct HttpResponse {
   int status = 200;
-  std::string body;          // JSON text
-  int retry_after_s = 0;     // > 0 adds Retry-After
-  std::string_view allow;    // non-empty adds Allow (405)
+  std::string body;        // JSON text
+  int retry_after_s = 0;   // > 0 adds Retry-After
+  std::string_view allow;  // non-empty adds Allow (405)
   Route route = Route::kUnknown;
 };
 

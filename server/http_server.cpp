@@ -1,15 +1,9 @@
 // The only translation unit of the server that includes Beast.
 #include "server/http_server.hpp"
 
-#include <atomic>
-#include <chrono>
-#include <csignal>
-#include <cstdlib>
-#include <list>
-#include <mutex>
-#include <thread>
-#include <vector>
+#include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -22,8 +16,14 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <list>
+#include <mutex>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
+#include <thread>
+#include <vector>
 
 #include "common/thread_role.hpp"
 #include "pool/db_stats.hpp"
@@ -77,9 +77,7 @@ int status_for_read_error(const beast::error_code& ec) {
 
 struct HttpServer::Impl {
   explicit Impl(Config c)
-      : config(std::move(c)),
-        ioc(config.server.effective_threads()),
-        acceptor(asio::make_strand(ioc)) {
+      : config(std::move(c)), ioc(config.server.effective_threads()), acceptor(asio::make_strand(ioc)) {
     prepare_database(config.database, db_stats);
     strategy = make_strategy(config.database, config.pool, ioc.get_executor(), db_stats);
     handlers = std::make_unique<Handlers>(config, *strategy, stats, db_stats, draining);
@@ -240,13 +238,13 @@ struct HttpServer::Impl {
   asio::awaitable<void> reject(beast::tcp_stream& stream, const beast::error_code& ec) {
     const int status = status_for_read_error(ec);
     if (status == 431) {
-      co_await write_error(stream, 431, "headers_too_large",
-                           "request headers exceed server.header_limit (" + std::to_string(config.server.header_limit) +
-                               " bytes)");
+      co_await write_error(
+          stream, 431, "headers_too_large",
+          "request headers exceed server.header_limit (" + std::to_string(config.server.header_limit) + " bytes)");
     } else if (status == 413) {
-      co_await write_error(stream, 413, "body_too_large",
-                           "request body exceeds server.body_limit (" + std::to_string(config.server.body_limit) +
-                               " bytes)");
+      co_await write_error(
+          stream, 413, "body_too_large",
+          "request body exceeds server.body_limit (" + std::to_string(config.server.body_limit) + " bytes)");
     } else if (status == 400) {
       co_await write_error(stream, 400, "bad_request", "malformed HTTP request: " + ec.message());
     }
@@ -341,13 +339,27 @@ struct HttpServer::Impl {
 HttpServer::HttpServer(Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 HttpServer::~HttpServer() = default;
 
-std::string HttpServer::address() const { return impl_->acceptor.local_endpoint().address().to_string(); }
-std::uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
-const Config& HttpServer::config() const { return impl_->config; }
-ServerStats& HttpServer::stats() { return impl_->stats; }
-DbStats& HttpServer::db_stats() { return impl_->db_stats; }
-Strategy& HttpServer::strategy() { return *impl_->strategy; }
-nlohmann::json HttpServer::stats_json() const { return nlohmann::json::parse(impl_->handlers->stats_body()); }
+std::string HttpServer::address() const {
+  return impl_->acceptor.local_endpoint().address().to_string();
+}
+std::uint16_t HttpServer::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
+const Config& HttpServer::config() const {
+  return impl_->config;
+}
+ServerStats& HttpServer::stats() {
+  return impl_->stats;
+}
+DbStats& HttpServer::db_stats() {
+  return impl_->db_stats;
+}
+Strategy& HttpServer::strategy() {
+  return *impl_->strategy;
+}
+nlohmann::json HttpServer::stats_json() const {
+  return nlohmann::json::parse(impl_->handlers->stats_body());
+}
 
 void HttpServer::stop() {
   asio::post(impl_->ioc, [impl = impl_.get()] { impl->begin_shutdown(); });

@@ -6,9 +6,8 @@
 
 #include <cstdint>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json_fwd.hpp>
+#include <string>
 
 #include "server/server_options.hpp"
 
@@ -27,8 +26,8 @@ struct ShutdownSummary {
   std::uint64_t busy_snapshot_errors = 0;
   std::uint64_t pool_timeouts = 0;
   std::uint64_t shed = 0;
-  bool forced = false;          // grace period ran out with requests in flight
-  bool wal = false;             // journal_mode wal: a checkpoint was attempted
+  bool forced = false;  // grace period ran out with requests in flight
+  bool wal = false;     // journal_mode wal: a checkpoint was attempted
   bool checkpointed = true;
   std::string checkpoint_error;
 

@@ -7,7 +7,9 @@ namespace busylab {
 
 namespace {
 
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
 
 RouteMatch found(Route route, std::string_view method, std::string_view allowed, std::string param = {}) {
   RouteMatch m;
@@ -34,7 +36,8 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
   if (path == "/rows/count") return found(Route::kRowsCount, method, "GET");
   if (starts_with(path, "/rows/")) {
     const auto rest = path.substr(6);
-    if (!rest.empty() && rest.find('/') == std::string_view::npos) return found(Route::kRowsGet, method, "GET", std::string(rest));
+    if (!rest.empty() && rest.find('/') == std::string_view::npos)
+      return found(Route::kRowsGet, method, "GET", std::string(rest));
   }
   constexpr std::string_view kCounters = "/counters/";
   constexpr std::string_view kIncrement = "/increment";
@@ -43,7 +46,8 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
     const auto name = path.substr(kCounters.size(), path.size() - kCounters.size() - kIncrement.size());
     // The name is checked by the handler (400), but a path like
     // /counters/a/b/increment is simply not a counter route.
-    if (name.find('/') == std::string_view::npos) return found(Route::kCounterIncrement, method, "POST", std::string(name));
+    if (name.find('/') == std::string_view::npos)
+      return found(Route::kCounterIncrement, method, "POST", std::string(name));
   }
   return RouteMatch{};
 }
@@ -63,8 +67,8 @@ bool parse_row_id(std::string_view text, std::int64_t& out) {
 bool valid_counter_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxCounterName) return false;
   for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                    c == '-' || c == '.';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
     if (!ok) return false;
   }
   return true;

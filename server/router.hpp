@@ -11,10 +11,10 @@ namespace busylab {
 
 struct RouteMatch {
   Route route = Route::kUnknown;
-  bool path_found = false;   // false: 404
+  bool path_found = false;      // false: 404
   bool method_allowed = false;  // false with path_found: 405
-  std::string_view allow;    // methods allowed on the path, for the Allow header
-  std::string param;         // {id} or {name}
+  std::string_view allow;       // methods allowed on the path, for the Allow header
+  std::string param;            // {id} or {name}
 };
 
 RouteMatch match_route(std::string_view method, std::string_view target);

@@ -1,9 +1,8 @@
 #include "server/server_options.hpp"
 
-#include <thread>
-
 #include <boost/asio/ip/address.hpp>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/config_reader.hpp"
 

@@ -3,12 +3,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "pool/database_options.hpp"
 #include "pool/pool_options.hpp"
@@ -19,8 +18,8 @@ class ConfigObject;
 
 struct ServerOptions {
   std::string address = "127.0.0.1";
-  int port = 8080;           // 0 picks a free port
-  int threads = 0;           // io threads; 0 = number of cores
+  int port = 8080;                          // 0 picks a free port
+  int threads = 0;                          // io threads; 0 = number of cores
   std::int64_t header_timeout_ms = 10'000;  // whole request header must arrive within this
   std::int64_t idle_timeout_ms = 30'000;    // keep-alive connection with no request
   std::int64_t body_timeout_ms = 30'000;    // request body must arrive within this

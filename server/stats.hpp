@@ -5,9 +5,8 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <string_view>
-
 #include <nlohmann/json_fwd.hpp>
+#include <string_view>
 
 namespace busylab {
 

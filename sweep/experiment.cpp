@@ -11,7 +11,7 @@ namespace busylab::sweep {
 
 namespace {
 
-const std::vector<std::string> kLoadKeys = {"load.connections", "load.rate", "load.duration", "load.path",
+const std::vector<std::string> kLoadKeys = {"load.connections", "load.rate", "load.duration",  "load.path",
                                             "load.method",      "load.body", "load.keep_alive"};
 
 std::chrono::nanoseconds read_duration(ConfigObject& o, std::string_view key, std::chrono::nanoseconds fallback,
@@ -29,14 +29,20 @@ std::chrono::nanoseconds read_duration(ConfigObject& o, std::string_view key, st
 
 // Applies one load.* value to a LoadSpec; throws ConfigError naming `where`.
 void apply_load_value(LoadSpec& load, const std::string& key, const nlohmann::json& v, const std::string& where) {
-  auto fail = [&](const std::string& what) { throw ConfigError(where + ": " + key + ": " + what + ", got " + describe_json(v)); };
+  auto fail = [&](const std::string& what) {
+    throw ConfigError(where + ": " + key + ": " + what + ", got " + describe_json(v));
+  };
   if (key == "load.connections") {
-    if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > 100000) fail("expected an integer from 1 to 100000");
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > 100000)
+      fail("expected an integer from 1 to 100000");
     load.connections = v.get<int>();
   } else if (key == "load.rate") {
-    if (v.is_null()) load.rate.reset();
-    else if (!v.is_number() || v.get<double>() <= 0) fail("expected a positive number of requests/s or null");
-    else load.rate = v.get<double>();
+    if (v.is_null())
+      load.rate.reset();
+    else if (!v.is_number() || v.get<double>() <= 0)
+      fail("expected a positive number of requests/s or null");
+    else
+      load.rate = v.get<double>();
   } else if (key == "load.duration") {
     if (!v.is_string()) fail("expected a duration string like \"10s\"");
     try {
@@ -45,7 +51,8 @@ void apply_load_value(LoadSpec& load, const std::string& key, const nlohmann::js
       throw ConfigError(where + ": " + e.what());
     }
   } else if (key == "load.path") {
-    if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>()[0] != '/') fail("expected a path starting with '/'");
+    if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>()[0] != '/')
+      fail("expected a path starting with '/'");
     load.path = v.get<std::string>();
   } else if (key == "load.method") {
     if (!v.is_string() || v.get<std::string>().empty()) fail("expected an HTTP method");
@@ -68,11 +75,14 @@ std::string override_text(const std::string& key, const nlohmann::json& value) {
 
 const std::vector<std::string>& known_metrics() {
   static const std::vector<std::string> metrics = {
-      "requests",      "requests_per_s", "ok",            "ok_per_s",            "failures",       "errors",        "rejected_503",
-      "p50_ms",        "p90_ms",         "p99_ms",        "max_ms",         "mean_ms",       "rows_after",
-      "counter_after", "acknowledged",   "busy_errors",   "busy_snapshot",  "busy_waits",    "busy_wait_ms",
-      "checkout_p99_ms", "checkout_max_ms", "pool_timeouts", "shed",        "batches",       "mean_batch",
-      "reader_reads",  "reader_waits",   "reader_failed", "verified"};
+      "requests",        "requests_per_s", "ok",           "ok_per_s",
+      "failures",        "errors",         "rejected_503", "p50_ms",
+      "p90_ms",          "p99_ms",         "max_ms",       "mean_ms",
+      "rows_after",      "counter_after",  "acknowledged", "busy_errors",
+      "busy_snapshot",   "busy_waits",     "busy_wait_ms", "checkout_p99_ms",
+      "checkout_max_ms", "pool_timeouts",  "shed",         "batches",
+      "mean_batch",      "reader_reads",   "reader_waits", "reader_failed",
+      "verified"};
   return metrics;
 }
 
@@ -224,8 +234,9 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
     auto check_name = [&](const std::string& where, const std::string& name) {
       if (std::find(names.begin(), names.end(), name) != names.end()) return;
       const std::string hint = closest_match(name, names);
-      throw ConfigError(where + ": unknown column '" + name + "'" +
-                        (hint.empty() ? "; see docs/experiment-files.md for the metrics" : " (did you mean '" + hint + "'?)"));
+      throw ConfigError(
+          where + ": unknown column '" + name + "'" +
+          (hint.empty() ? "; see docs/experiment-files.md for the metrics" : " (did you mean '" + hint + "'?)"));
     };
     if (top.has("columns")) {
       const auto& columns = doc["columns"];
@@ -257,7 +268,8 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
         }
         p.finish();
         auto is_axis = [&](const std::string& k) {
-          return std::any_of(e.matrix.begin(), e.matrix.end(), [&](const MatrixAxis& a) { return a.key == k || a.label == k; });
+          return std::any_of(e.matrix.begin(), e.matrix.end(),
+                             [&](const MatrixAxis& a) { return a.key == k || a.label == k; });
         };
         if (!is_axis(plot.x)) throw ConfigError(where + ".x: '" + plot.x + "' is not a matrix key or label");
         if (!plot.series.empty() && !is_axis(plot.series)) {
@@ -291,8 +303,10 @@ std::vector<Cell> Experiment::cells(bool quick) const {
         const auto& axis = matrix[i];
         const auto& value = axis.values[position[i]];
         c.values.emplace_back(axis.key, value);
-        if (axis.key.rfind("load.", 0) == 0) apply_load_value(c.load, axis.key, value, "matrix");
-        else c.server_overrides.push_back(override_text(axis.key, value));
+        if (axis.key.rfind("load.", 0) == 0)
+          apply_load_value(c.load, axis.key, value, "matrix");
+        else
+          c.server_overrides.push_back(override_text(axis.key, value));
       }
       if (quick) {
         c.load.duration = std::min(c.load.duration, quick_duration);

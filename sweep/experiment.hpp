@@ -8,11 +8,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace busylab::sweep {
 
@@ -56,10 +55,10 @@ struct VerifySpec {
 
 /// One point of the matrix.
 struct Cell {
-  std::size_t index = 0;        // 0-based, in run order
+  std::size_t index = 0;  // 0-based, in run order
   int repetition = 0;
   std::vector<std::pair<std::string, nlohmann::json>> values;  // axis key -> value, in axis order
-  std::vector<std::string> server_overrides;  // "key=value" for `busylab serve --set`
+  std::vector<std::string> server_overrides;                   // "key=value" for `busylab serve --set`
   LoadSpec load;
   std::string describe() const;  // "timeout=0 clients=100"
 };
@@ -68,8 +67,8 @@ struct Experiment {
   std::string name;
   std::string description;
   std::filesystem::path file;
-  std::filesystem::path base_config;      // resolved against the experiment file's folder
-  std::vector<std::string> set;           // overrides for every cell ("key=value")
+  std::filesystem::path base_config;  // resolved against the experiment file's folder
+  std::vector<std::string> set;       // overrides for every cell ("key=value")
   std::vector<MatrixAxis> matrix;
   LoadSpec load;
   std::optional<ReaderSpec> reader;

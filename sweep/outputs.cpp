@@ -36,9 +36,12 @@ std::string cell_text(const nlohmann::json& v) {
   if (v.is_number_integer() || v.is_number_unsigned()) return v.dump();
   const double d = v.get<double>();
   char buf[32];
-  if (d == static_cast<double>(static_cast<long long>(d)) && std::abs(d) < 1e15) std::snprintf(buf, sizeof buf, "%.0f", d);
-  else if (std::abs(d) >= 100) std::snprintf(buf, sizeof buf, "%.0f", d);
-  else std::snprintf(buf, sizeof buf, "%.2f", d);
+  if (d == static_cast<double>(static_cast<long long>(d)) && std::abs(d) < 1e15)
+    std::snprintf(buf, sizeof buf, "%.0f", d);
+  else if (std::abs(d) >= 100)
+    std::snprintf(buf, sizeof buf, "%.0f", d);
+  else
+    std::snprintf(buf, sizeof buf, "%.2f", d);
   return buf;
 }
 
@@ -106,24 +109,37 @@ nlohmann::json metric(const Experiment& e, const CellResult& r, const std::strin
   if (name == "reader_failed") return r.reader ? nlohmann::json(r.reader->failed) : nullptr;
   if (name == "rows_after") return has(s, {"rows_after"}) ? s["rows_after"] : nlohmann::json(nullptr);
   if (name == "counter_after") return has(s, {"counter_after"}) ? s["counter_after"] : nlohmann::json(nullptr);
-  if (name == "acknowledged") return has(s, {"writes", "acknowledged"}) ? s["writes"]["acknowledged"] : nlohmann::json(nullptr);
+  if (name == "acknowledged")
+    return has(s, {"writes", "acknowledged"}) ? s["writes"]["acknowledged"] : nlohmann::json(nullptr);
   if (name == "busy_errors") {
     if (!has(s, {"database"})) return nullptr;
     return num(s, {"database", "busy_failures"}) + num(s, {"database", "busy_snapshot_failures"});
   }
-  if (name == "busy_snapshot") return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_snapshot_failures"})) : nullptr;
+  if (name == "busy_snapshot")
+    return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_snapshot_failures"})) : nullptr;
   if (name == "busy_waits") return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_sleeps"})) : nullptr;
-  if (name == "busy_wait_ms") return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_sleep_ms"})) : nullptr;
-  if (name == "checkout_p99_ms") return has(s, {"strategy", "pool"}) ? nlohmann::json(num(s, {"strategy", "pool", "checkout_wait_ms", "p99"})) : nullptr;
-  if (name == "checkout_max_ms") return has(s, {"strategy", "pool"}) ? nlohmann::json(num(s, {"strategy", "pool", "checkout_wait_ms", "max"})) : nullptr;
+  if (name == "busy_wait_ms")
+    return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_sleep_ms"})) : nullptr;
+  if (name == "checkout_p99_ms")
+    return has(s, {"strategy", "pool"}) ? nlohmann::json(num(s, {"strategy", "pool", "checkout_wait_ms", "p99"}))
+                                        : nullptr;
+  if (name == "checkout_max_ms")
+    return has(s, {"strategy", "pool"}) ? nlohmann::json(num(s, {"strategy", "pool", "checkout_wait_ms", "max"}))
+                                        : nullptr;
   if (name == "pool_timeouts") {
     if (!has(s, {"strategy"})) return nullptr;
-    return num(s, {"strategy", "pool", "checkout_timeouts"}) + num(s, {"strategy", "writer_pool", "checkout_timeouts"}) +
-           num(s, {"strategy", "writer", "queue_timeouts"});
+    return num(s, {"strategy", "pool", "checkout_timeouts"}) +
+           num(s, {"strategy", "writer_pool", "checkout_timeouts"}) + num(s, {"strategy", "writer", "queue_timeouts"});
   }
-  if (name == "shed") return has(s, {"strategy"}) ? nlohmann::json(num(s, {"strategy", "pool", "shed"}) + num(s, {"strategy", "writer_pool", "shed"})) : nullptr;
-  if (name == "batches") return has(s, {"strategy", "writer"}) ? nlohmann::json(num(s, {"strategy", "writer", "batches"})) : nullptr;
-  if (name == "mean_batch") return has(s, {"strategy", "writer"}) ? nlohmann::json(num(s, {"strategy", "writer", "batch_size", "mean"})) : nullptr;
+  if (name == "shed")
+    return has(s, {"strategy"})
+               ? nlohmann::json(num(s, {"strategy", "pool", "shed"}) + num(s, {"strategy", "writer_pool", "shed"}))
+               : nullptr;
+  if (name == "batches")
+    return has(s, {"strategy", "writer"}) ? nlohmann::json(num(s, {"strategy", "writer", "batches"})) : nullptr;
+  if (name == "mean_batch")
+    return has(s, {"strategy", "writer"}) ? nlohmann::json(num(s, {"strategy", "writer", "batch_size", "mean"}))
+                                          : nullptr;
   if (!ran) return nullptr;
   if (name == "requests") return load.value("requests", nlohmann::json());
   if (name == "requests_per_s") return load.value("requests_per_s", nlohmann::json());
@@ -161,8 +177,8 @@ std::string markdown_table(const Experiment& e, const std::vector<CellResult>& r
   return s.str();
 }
 
-OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& results,
-                          const std::filesystem::path& dir, const nlohmann::json& meta) {
+OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& results, const std::filesystem::path& dir,
+                          const nlohmann::json& meta) {
   OutputFiles files;
   std::filesystem::create_directories(dir);
 
@@ -221,7 +237,8 @@ OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& re
     out << "\n";
     for (const auto& r : results) {
       out << r.cell.index + 1 << "," << r.cell.repetition + 1;
-      for (const auto& [k, v] : r.cell.values) out << "," << csv_escape(v.is_string() ? v.get<std::string>() : v.dump());
+      for (const auto& [k, v] : r.cell.values)
+        out << "," << csv_escape(v.is_string() ? v.get<std::string>() : v.dump());
       for (const auto& m : known_metrics()) {
         const auto v = metric(e, r, m);
         out << "," << csv_escape(v.is_null() ? "" : v.is_string() ? v.get<std::string>() : v.dump());
@@ -282,7 +299,8 @@ OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& re
     }
     const auto gp = dir / (stem + ".gp");
     std::ofstream(gp) << script.str();
-    const std::string command = "gnuplot " + gnuplot_quote(gp.string()) + " 2>" + gnuplot_quote((dir / (stem + ".gnuplot.log")).string());
+    const std::string command =
+        "gnuplot " + gnuplot_quote(gp.string()) + " 2>" + gnuplot_quote((dir / (stem + ".gnuplot.log")).string());
     if (std::system(command.c_str()) != 0) {
       files.plot_problem = "gnuplot failed or is not installed (see " + (dir / (stem + ".gnuplot.log")).string() + ")";
     } else {

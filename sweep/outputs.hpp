@@ -4,10 +4,9 @@
 // table) and gnuplot plots (SVG and PNG).
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "sweep/experiment.hpp"
 #include "sweep/runner.hpp"
@@ -28,7 +27,7 @@ struct OutputFiles {
 
 /// Writes every output into `dir`. `meta` (machine, start time, command) goes
 /// into results.json as is.
-OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& results,
-                          const std::filesystem::path& dir, const nlohmann::json& meta);
+OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& results, const std::filesystem::path& dir,
+                          const nlohmann::json& meta);
 
 }  // namespace busylab::sweep

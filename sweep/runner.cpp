@@ -22,8 +22,10 @@ using namespace std::chrono_literals;
 std::string clock_text(double seconds) {
   const long s = static_cast<long>(seconds + 0.5);
   char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
-  else std::snprintf(buf, sizeof buf, "%02ld:%02ld", s / 60, s % 60);
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%02ld:%02ld", s / 60, s % 60);
   return buf;
 }
 
@@ -51,11 +53,13 @@ DbCheck check_database(const std::string& path, const std::string& counter) {
     }
     sqlite3_finalize(stmt);
   };
-  query("PRAGMA integrity_check", [&](sqlite3_stmt* s) { check.integrity = reinterpret_cast<const char*>(sqlite3_column_text(s, 0)); });
+  query("PRAGMA integrity_check",
+        [&](sqlite3_stmt* s) { check.integrity = reinterpret_cast<const char*>(sqlite3_column_text(s, 0)); });
   query("SELECT COUNT(*) FROM rows", [&](sqlite3_stmt* s) { check.rows = sqlite3_column_int64(s, 0); });
   if (!counter.empty()) {
     check.counter = 0;  // never incremented: no row
-    query("SELECT value FROM counters WHERE name = ?1", [&](sqlite3_stmt* s) { check.counter = sqlite3_column_int64(s, 0); });
+    query("SELECT value FROM counters WHERE name = ?1",
+          [&](sqlite3_stmt* s) { check.counter = sqlite3_column_int64(s, 0); });
   }
   sqlite3_close(db);
   return check;
@@ -131,10 +135,10 @@ void run_cell(const Experiment& e, const SweepOptions& options, CellResult& resu
 
   std::optional<ChildProcess> reader;
   if (e.reader) {
-    reader.emplace(std::vector<std::string>{bin, "watch", db, "--interval",
-                                            std::to_string(e.reader->interval.count()) + "ms", "--timeout",
-                                            std::to_string(e.reader->busy_timeout_ms)},
-                   dir.string());
+    reader.emplace(
+        std::vector<std::string>{bin, "watch", db, "--interval", std::to_string(e.reader->interval.count()) + "ms",
+                                 "--timeout", std::to_string(e.reader->busy_timeout_ms)},
+        dir.string());
   }
 
   std::uint64_t ok_seen = 0, unknown = 0;
@@ -176,7 +180,8 @@ void run_cell(const Experiment& e, const SweepOptions& options, CellResult& resu
   result.facts.stored = e.verify.kind == VerifySpec::Kind::kCounter ? check.counter : check.rows;
   result.facts.ok_seen = ok_seen;
   result.facts.unknown_outcome = unknown;
-  if (result.facts.stats_read) result.facts.acknowledged = result.server["writes"].value("acknowledged", std::uint64_t{0});
+  if (result.facts.stats_read)
+    result.facts.acknowledged = result.server["writes"].value("acknowledged", std::uint64_t{0});
   if (check.rows >= 0) result.server["rows_after"] = check.rows;
   if (check.counter >= 0) result.server["counter_after"] = check.counter;
   // The database is the bulky part; the logs stay for reading.
@@ -222,7 +227,8 @@ Verdict verify(const VerifyFacts& f) {
   }
   v.ok = true;
   v.detail = what + " " + std::to_string(f.stored) + " = acknowledged " + std::to_string(f.acknowledged);
-  if (f.acknowledged != f.ok_seen) v.detail += " (" + std::to_string(f.acknowledged - f.ok_seen) + " answers lost in transit)";
+  if (f.acknowledged != f.ok_seen)
+    v.detail += " (" + std::to_string(f.acknowledged - f.ok_seen) + " answers lost in transit)";
   return v;
 }
 
@@ -234,8 +240,11 @@ std::vector<CellResult> run_sweep(const Experiment& e, const SweepOptions& optio
     const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
     if (options.progress) {
       std::string eta = "estimating";
-      if (!results.empty()) eta = "about " + clock_text(elapsed / static_cast<double>(results.size()) *
-                                                        static_cast<double>(cells.size() - results.size())) + " left";
+      if (!results.empty())
+        eta = "about " +
+              clock_text(elapsed / static_cast<double>(results.size()) *
+                         static_cast<double>(cells.size() - results.size())) +
+              " left";
       *options.progress << "[" << cell.index + 1 << "/" << cells.size() << ", " << clock_text(elapsed) << " elapsed, "
                         << eta << "] " << cell.describe() << std::endl;
     }

@@ -6,11 +6,10 @@
 
 #include <filesystem>
 #include <iosfwd>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "sweep/experiment.hpp"
 #include "sweep/watch.hpp"
@@ -20,11 +19,11 @@ namespace busylab::sweep {
 /// What verification compares; all of it collected after the server stopped.
 struct VerifyFacts {
   VerifySpec::Kind kind = VerifySpec::Kind::kRows;
-  std::int64_t stored = -1;          // rows in the table, or the counter's value
-  std::uint64_t acknowledged = 0;    // writes the server answered 2xx (its /stats)
-  std::uint64_t ok_seen = 0;         // 2xx the load generator received (warm-up included)
-  std::uint64_t unknown_outcome = 0; // requests with no answer (timeout, reset, read error)
-  std::string integrity;             // PRAGMA integrity_check
+  std::int64_t stored = -1;           // rows in the table, or the counter's value
+  std::uint64_t acknowledged = 0;     // writes the server answered 2xx (its /stats)
+  std::uint64_t ok_seen = 0;          // 2xx the load generator received (warm-up included)
+  std::uint64_t unknown_outcome = 0;  // requests with no answer (timeout, reset, read error)
+  std::string integrity;              // PRAGMA integrity_check
   int server_exit = -1;
   bool stats_read = false;
 };
@@ -41,12 +40,12 @@ Verdict verify(const VerifyFacts& facts);
 
 struct CellResult {
   Cell cell;
-  nlohmann::json load;          // busylab-load/1 report of the measured run
-  nlohmann::json server;        // the server's /stats just before it stopped
+  nlohmann::json load;    // busylab-load/1 report of the measured run
+  nlohmann::json server;  // the server's /stats just before it stopped
   std::optional<WatchSummary> reader;
   VerifyFacts facts;
   Verdict verdict;
-  std::string error;            // set when the cell could not run at all
+  std::string error;  // set when the cell could not run at all
   double elapsed_s = 0;
 };
 

@@ -53,11 +53,16 @@ std::optional<WatchSummary> WatchSummary::parse(const std::string& text) {
     if (eq == std::string::npos) continue;
     const std::string key = field.substr(0, eq);
     const std::uint64_t value = std::stoull(field.substr(eq + 1));
-    if (key == "reads") s.reads = value;
-    else if (key == "waited") s.waited = value;
-    else if (key == "waited_ms") s.waited_ms = value;
-    else if (key == "failed") s.failed = value;
-    else if (key == "size_warnings") s.size_warnings = value;
+    if (key == "reads")
+      s.reads = value;
+    else if (key == "waited")
+      s.waited = value;
+    else if (key == "waited_ms")
+      s.waited_ms = value;
+    else if (key == "failed")
+      s.failed = value;
+    else if (key == "size_warnings")
+      s.size_warnings = value;
   }
   return s;
 }
@@ -98,7 +103,8 @@ WatchSummary run_watch(const WatchOptions& options, std::ostream& out, const std
     const auto db_size = size_of(options.path);
     const auto wal_size = size_of(options.path + "-wal");
     out << timestamp() << " rows=" << rows << " db_bytes=" << db_size << " wal_bytes=" << wal_size << " " << outcome;
-    if (options.max_size_mb > 0 && db_size + wal_size > static_cast<std::uintmax_t>(options.max_size_mb) * 1024 * 1024) {
+    if (options.max_size_mb > 0 &&
+        db_size + wal_size > static_cast<std::uintmax_t>(options.max_size_mb) * 1024 * 1024) {
       ++summary.size_warnings;
       out << " WARNING: over " << options.max_size_mb << " MiB (nothing is deleted)";
     }
@@ -106,8 +112,8 @@ WatchSummary run_watch(const WatchOptions& options, std::ostream& out, const std
     next += options.interval;
     // Sleep in short steps so a stop request is seen quickly.
     while (!stop.load() && std::chrono::steady_clock::now() < next) {
-      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
-          next - std::chrono::steady_clock::now(), std::chrono::milliseconds(20)));
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(next - std::chrono::steady_clock::now(),
+                                                                                std::chrono::milliseconds(20)));
     }
     if (std::chrono::steady_clock::now() > next + options.interval) next = std::chrono::steady_clock::now();
   }

@@ -18,15 +18,15 @@ struct WatchOptions {
   std::string path;
   std::chrono::milliseconds interval{100};
   std::int64_t busy_timeout_ms = 5000;
-  std::int64_t max_size_mb = 0;         // warn above this; never deletes
-  std::optional<std::uint64_t> count;   // stop after this many polls
+  std::int64_t max_size_mb = 0;        // warn above this; never deletes
+  std::optional<std::uint64_t> count;  // stop after this many polls
 };
 
 struct WatchSummary {
-  std::uint64_t reads = 0;       // polls that returned a count
-  std::uint64_t waited = 0;      // of those, polls that had to wait for a lock
-  std::uint64_t waited_ms = 0;   // total time waited
-  std::uint64_t failed = 0;      // polls that failed (busy after the timeout, missing file, ...)
+  std::uint64_t reads = 0;      // polls that returned a count
+  std::uint64_t waited = 0;     // of those, polls that had to wait for a lock
+  std::uint64_t waited_ms = 0;  // total time waited
+  std::uint64_t failed = 0;     // polls that failed (busy after the timeout, missing file, ...)
   std::uint64_t size_warnings = 0;
 
   /// "watch summary: reads=N waited=N waited_ms=N failed=N size_warnings=N"

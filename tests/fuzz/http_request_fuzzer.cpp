@@ -5,21 +5,20 @@
 // crash or sanitizer report, no exception out of the handler, a status from
 // 200 to 599, and a body that is valid JSON.
 
+#include <spdlog/spdlog.h>
 #include <stdlib.h>
 
 #include <atomic>
-#include <cstdint>
-#include <cstdio>
-#include <filesystem>
-#include <memory>
-#include <string>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
+#include <string>
 
 #include "pool/db_stats.hpp"
 #include "pool/strategy.hpp"

@@ -47,7 +47,8 @@ TEST(Cli, UnknownKeyIsNamedWithSuggestion) {
 
 TEST(Cli, MalformedJsonHasLineAndColumn) {
   TempDir dir;
-  const auto path = write_file(dir, "c.json", "{\n  \"pool\": {\n    \"size\": 4\n    \"strategy\": \"pool\"\n  }\n}\n");
+  const auto path =
+      write_file(dir, "c.json", "{\n  \"pool\": {\n    \"size\": 4\n    \"strategy\": \"pool\"\n  }\n}\n");
   const auto r = run_command({kBinary, "serve", "--config", path}, dir.path().string());
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("c.json:4:"), std::string::npos) << r.err;

@@ -54,10 +54,11 @@ TEST(Faults, AnotherProcessHoldingTheLockGives503ThenRecovery) {
   ASSERT_EQ(client.request("POST", "/rows", "")->status, 201);
 
   // The sqlite3 shell in another process holds an exclusive lock for 1.5 s.
-  ChildProcess holder({"/bin/bash", "-c",
-                       "(echo '.timeout 5000'; echo 'BEGIN EXCLUSIVE; SELECT 1;'; sleep 1.5; echo 'ROLLBACK;') | sqlite3 '" +
-                           config.database.path + "'"},
-                      dir.path().string());
+  ChildProcess holder(
+      {"/bin/bash", "-c",
+       "(echo '.timeout 5000'; echo 'BEGIN EXCLUSIVE; SELECT 1;'; sleep 1.5; echo 'ROLLBACK;') | sqlite3 '" +
+           config.database.path + "'"},
+      dir.path().string());
   int busy = 0;
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   while (busy == 0 && std::chrono::steady_clock::now() < give_up) {

@@ -52,7 +52,8 @@ TEST_F(Hostile, GarbageBytesGet400OrClose) {
   EXPECT_TRUE(status == 400 || status == 0) << status;
   EXPECT_EQ(raw_status("GET /control HTTP/9.9\r\n\r\n"), 400);
   EXPECT_EQ(raw_status("G@T /control HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
-  EXPECT_EQ(raw_status("POST /rows HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"), 400);
+  EXPECT_EQ(raw_status("POST /rows HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"),
+            400);
 }
 
 TEST_F(Hostile, OversizedBodyGets413) {

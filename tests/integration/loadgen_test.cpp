@@ -6,9 +6,8 @@
 
 #include <atomic>
 #include <fstream>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "loadgen/load_runner.hpp"
 #include "tests/support/child_process.hpp"
@@ -29,7 +28,9 @@ loadgen::LoadOptions options_for(std::uint16_t port, const std::string& path = "
   return o;
 }
 
-std::uint64_t errors(const loadgen::Report& r, ErrorClass e) { return r.tally.errors[static_cast<std::size_t>(e)]; }
+std::uint64_t errors(const loadgen::Report& r, ErrorClass e) {
+  return r.tally.errors[static_cast<std::size_t>(e)];
+}
 
 TEST(Loadgen, ExactRequestCount) {
   MiniHttpServer server([](std::uint64_t) { return MiniReply{}; });

@@ -26,8 +26,8 @@ TEST_P(StrategyTest, RowCountEqualsAcknowledgedWrites) {
   });
   EXPECT_EQ(tally.total(), kClients * kPerClient);
   // busy_timeout 5000 and a 5 s checkout timeout: nobody should fail here.
-  EXPECT_EQ(tally.count(201), kClients * kPerClient) << "first error: "
-                                                      << (tally.error_bodies.empty() ? "" : tally.error_bodies[0]);
+  EXPECT_EQ(tally.count(201), kClients * kPerClient)
+      << "first error: " << (tally.error_bodies.empty() ? "" : tally.error_bodies[0]);
 
   HttpClient client(server.port());
   const auto count = client.request("GET", "/rows/count");
@@ -51,10 +51,14 @@ TEST_P(StrategyTest, ReadsAndWritesMixedAndPoolReturnsToIdle) {
 
   const Tally tally = hammer(server.port(), 12, 30, [](int c, int i) {
     switch ((c + i) % 4) {
-      case 0: return RequestSpec{"POST", "/rows", ""};
-      case 1: return RequestSpec{"GET", "/rows/count", ""};
-      case 2: return RequestSpec{"GET", "/seed", ""};
-      default: return RequestSpec{"POST", "/counters/mixed/increment", ""};
+      case 0:
+        return RequestSpec{"POST", "/rows", ""};
+      case 1:
+        return RequestSpec{"GET", "/rows/count", ""};
+      case 2:
+        return RequestSpec{"GET", "/seed", ""};
+      default:
+        return RequestSpec{"POST", "/counters/mixed/increment", ""};
     }
   });
   EXPECT_EQ(tally.successes() + tally.count(404), tally.total());
@@ -89,8 +93,8 @@ TEST_P(StrategyTest, ReadsAndWritesMixedAndPoolReturnsToIdle) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllStrategies, StrategyTest,
-                         ::testing::Values(StrategyKind::kPerRequest, StrategyKind::kPool,
-                                           StrategyKind::kSingleWriter, StrategyKind::kBatched),
+                         ::testing::Values(StrategyKind::kPerRequest, StrategyKind::kPool, StrategyKind::kSingleWriter,
+                                           StrategyKind::kBatched),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 
 }  // namespace

@@ -126,8 +126,7 @@ TEST(Sweep, TinyExperimentRunsVerifiesAndWritesOutputs) {
 TEST(Sweep, BadExperimentExits2WithTheMessage) {
   TempDir dir;
   write_base_config(dir);
-  const auto experiment =
-      write_file(dir, "bad.json", R"({"name": "bad", "config": "base.json", "repetiions": 2})");
+  const auto experiment = write_file(dir, "bad.json", R"({"name": "bad", "config": "base.json", "repetiions": 2})");
   const std::filesystem::path out = dir.path() / "out";
   auto r = run_command({kBinary, "sweep", experiment, "--out", out.string()}, dir.path().string(), 30s);
   EXPECT_EQ(r.status, 2) << r.out << r.err;

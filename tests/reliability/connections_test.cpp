@@ -63,8 +63,8 @@ TEST(Connections, OutOfDescriptorsBacksOffAndRecovers) {
   TempDir dir;
   const std::string port_file = dir.file("port");
   // The server gets a hard limit of 128 descriptors: it cannot raise it.
-  ChildProcess server({"/usr/bin/prlimit", "--nofile=128:128", BUSYLAB_BINARY, "serve", "--set", "server.port=0", "--set",
-                       "database.path=" + dir.file("fd.db"), "--set", "pool.size=2", "--port-file", port_file},
+  ChildProcess server({"/usr/bin/prlimit", "--nofile=128:128", BUSYLAB_BINARY, "serve", "--set", "server.port=0",
+                       "--set", "database.path=" + dir.file("fd.db"), "--set", "pool.size=2", "--port-file", port_file},
                       dir.path().string());
   const int port = read_port_file(port_file, 20s);
   ASSERT_GT(port, 0) << server.err();
@@ -98,7 +98,8 @@ TEST(Connections, OutOfDescriptorsBacksOffAndRecovers) {
 }
 
 TEST(Connections, ClientsVanishingMidWriteLoseNothingAndLeakNoLease) {
-  for (auto kind : {StrategyKind::kPerRequest, StrategyKind::kPool, StrategyKind::kSingleWriter, StrategyKind::kBatched}) {
+  for (auto kind :
+       {StrategyKind::kPerRequest, StrategyKind::kPool, StrategyKind::kSingleWriter, StrategyKind::kBatched}) {
     TempDir dir;
     Config config = test_config(dir, kind, 2);
     TestServer server(config);

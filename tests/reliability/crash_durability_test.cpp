@@ -47,8 +47,7 @@ TEST_P(CrashDurability, KilledServerLosesNoAcknowledgedWrite) {
 
   TempDir dir;
   const std::string db = dir.file("crash.db");
-  const std::vector<std::string> overrides{"pool.strategy=" + param.strategy,
-                                           "database.journal_mode=wal",
+  const std::vector<std::string> overrides{"pool.strategy=" + param.strategy, "database.journal_mode=wal",
                                            "database.synchronous=" + param.synchronous};
 
   std::set<std::string> acknowledged;  // over every round
@@ -72,8 +71,8 @@ TEST_P(CrashDurability, KilledServerLosesNoAcknowledgedWrite) {
     const auto status = server->wait(10s);
     load.stop();
     ASSERT_TRUE(status) << "round " << kill << ": SIGKILL did not end the server";
-    EXPECT_EQ(*status, 128 + SIGKILL) << "round " << kill << ": the server exited before it was killed; stderr: "
-                                      << server->err();
+    EXPECT_EQ(*status, 128 + SIGKILL) << "round " << kill
+                                      << ": the server exited before it was killed; stderr: " << server->err();
 
     ASSERT_GT(load.acknowledged().size(), 0u)
         << "round " << kill << ": no write was acknowledged in " << wait_ms << " ms; answers "

@@ -68,13 +68,12 @@ struct PayloadCheck {
   std::size_t present = 0;     // acknowledged and in the table
   std::size_t duplicates = 0;  // extra copies of any payload in the table
   std::size_t rows = 0;
-  std::vector<std::string> missing;         // first few acknowledged but absent
-  std::vector<std::string> duplicated;      // first few present more than once
+  std::vector<std::string> missing;     // first few acknowledged but absent
+  std::vector<std::string> duplicated;  // first few present more than once
 
   std::string describe() const {
     std::ostringstream s;
-    s << "acknowledged=" << acknowledged << " present=" << present << " duplicates=" << duplicates
-      << " rows=" << rows;
+    s << "acknowledged=" << acknowledged << " present=" << present << " duplicates=" << duplicates << " rows=" << rows;
     if (!missing.empty()) {
       s << " missing e.g.";
       for (const auto& m : missing) s << " " << m;
@@ -87,8 +86,7 @@ struct PayloadCheck {
   }
 };
 
-inline PayloadCheck check_payloads(const std::set<std::string>& acknowledged,
-                                   const std::multiset<std::string>& table) {
+inline PayloadCheck check_payloads(const std::set<std::string>& acknowledged, const std::multiset<std::string>& table) {
   PayloadCheck c;
   c.acknowledged = acknowledged.size();
   c.rows = table.size();
@@ -125,12 +123,12 @@ inline std::unique_ptr<ChildProcess> start_server(const TempDir& dir, const std:
                                                   const std::vector<std::string>& overrides) {
   std::error_code ec;
   std::filesystem::remove(port_file, ec);
-  std::vector<std::string> argv{kBinary,        "serve",
-                                "--config",     kSource + "/config/pool.json",
-                                "--set",        "server.port=0",
-                                "--set",        "database.path=" + db,
-                                "--set",        "server.log_level=warn",
-                                "--port-file",  port_file};
+  std::vector<std::string> argv{kBinary,       "serve",
+                                "--config",    kSource + "/config/pool.json",
+                                "--set",       "server.port=0",
+                                "--set",       "database.path=" + db,
+                                "--set",       "server.log_level=warn",
+                                "--port-file", port_file};
   for (const auto& o : overrides) {
     argv.push_back("--set");
     argv.push_back(o);
@@ -188,8 +186,7 @@ class WriterLoad {
     HttpClient client(port);
     for (long seq = 0; !stop_.load(); ++seq) {
       const std::string payload = prefix_ + "-c" + std::to_string(c) + "-" + std::to_string(seq);
-      const auto r = client.request("POST", "/rows", R"({"payload":")" + payload + "\"}", {},
-                                    std::chrono::seconds(20));
+      const auto r = client.request("POST", "/rows", R"({"payload":")" + payload + "\"}", {}, std::chrono::seconds(20));
       const int status = r ? r->status : 0;
       std::lock_guard lock(mutex_);
       ++statuses_[status];

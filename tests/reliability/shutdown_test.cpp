@@ -23,7 +23,9 @@ long long ms_since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
 }
 
-std::string strategy_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+std::string strategy_name(const ::testing::TestParamInfo<std::string>& info) {
+  return info.param;
+}
 
 class Shutdown : public ::testing::TestWithParam<std::string> {};
 
@@ -123,10 +125,10 @@ class ExclusiveLock {
 TEST_P(Shutdown, SecondSigtermWhileDrainingExitsAtOnce) {
   TempDir dir;
   const std::string db = dir.file("locked.db");
-  auto server = start_server(dir, db, dir.file("port"),
-                             {"pool.strategy=" + GetParam(), "database.journal_mode=delete",
-                              "database.busy_timeout_ms=20000", "pool.checkout_timeout_ms=20000",
-                              "server.shutdown_grace_ms=20000"});
+  auto server =
+      start_server(dir, db, dir.file("port"),
+                   {"pool.strategy=" + GetParam(), "database.journal_mode=delete", "database.busy_timeout_ms=20000",
+                    "pool.checkout_timeout_ms=20000", "server.shutdown_grace_ms=20000"});
   const int port = read_port_file(dir.file("port"), 20s);
   ASSERT_GT(port, 0) << server->err();
   {
@@ -159,8 +161,8 @@ TEST_P(Shutdown, SecondSigtermWhileDrainingExitsAtOnce) {
   server->signal(SIGTERM);
   // Draining: the blocked write keeps the server alive.
   const auto early = server->wait(500ms);
-  EXPECT_FALSE(early) << "server exited with " << early.value_or(-1) << " while a write was in flight; stderr: "
-                      << server->err();
+  EXPECT_FALSE(early) << "server exited with " << early.value_or(-1)
+                      << " while a write was in flight; stderr: " << server->err();
   const auto second = Clock::now();
   server->signal(SIGTERM);
   const auto status = server->wait(3s);
@@ -180,8 +182,8 @@ TEST_P(Shutdown, SecondSigtermWhileDrainingExitsAtOnce) {
   const std::string integrity = integrity_check(db);
   const auto table = read_payloads(db);
   std::cout << "reliability: second-sigterm strategy=" << GetParam() << " journal_mode=delete exit=" << *status
-            << " exit_ms=" << exit_ms << " blocked_answered=" << (blocked ? "yes" : "no")
-            << " rows=" << table.size() << " integrity=" << integrity << std::endl;
+            << " exit_ms=" << exit_ms << " blocked_answered=" << (blocked ? "yes" : "no") << " rows=" << table.size()
+            << " integrity=" << integrity << std::endl;
   EXPECT_EQ(integrity, "ok");
   EXPECT_EQ(table, (std::multiset<std::string>{"before-lock"}));
 }

@@ -15,7 +15,9 @@ namespace busylab::testing {
 
 HttpClient::HttpClient(std::uint16_t port, std::string host) : port_(port), host_(std::move(host)) {}
 
-HttpClient::~HttpClient() { close(); }
+HttpClient::~HttpClient() {
+  close();
+}
 
 void HttpClient::close() {
   if (fd_ >= 0) ::close(fd_);
@@ -109,7 +111,9 @@ std::optional<Response> HttpClient::request(std::string_view method, std::string
   text.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: ").append(host_).append("\r\n");
   for (const auto& h : extra_headers) text.append(h).append("\r\n");
   if (!body.empty() || method == "POST") {
-    text.append("Content-Type: application/json\r\nContent-Length: ").append(std::to_string(body.size())).append("\r\n");
+    text.append("Content-Type: application/json\r\nContent-Length: ")
+        .append(std::to_string(body.size()))
+        .append("\r\n");
   }
   text.append("\r\n").append(body);
   // A kept-alive connection may have been closed by the server since: retry
@@ -134,7 +138,8 @@ bool HttpClient::wait_closed(std::chrono::milliseconds timeout) {
   if (fd_ < 0) return true;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(std::max<long>(1, left.count()))) <= 0) return false;
     char chunk[4096];

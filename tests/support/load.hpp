@@ -15,7 +15,7 @@
 namespace busylab::testing {
 
 struct Tally {
-  std::map<int, int> by_status;  // 0 = no answer
+  std::map<int, int> by_status;           // 0 = no answer
   std::vector<std::string> error_bodies;  // bodies of non-2xx answers (first 50)
   int count(int status) const {
     auto it = by_status.find(status);

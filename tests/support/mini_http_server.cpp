@@ -1,8 +1,5 @@
 #include "tests/support/mini_http_server.hpp"
 
-#include <list>
-#include <string>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -13,6 +10,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <list>
+#include <string>
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -25,7 +24,9 @@ constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
 
 struct MiniHttpServer::Impl {
   Impl(MiniHttpServer& owner, std::function<MiniReply(std::uint64_t)> behaviour)
-      : owner(owner), behaviour(std::move(behaviour)), acceptor(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {}
+      : owner(owner),
+        behaviour(std::move(behaviour)),
+        acceptor(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {}
 
   asio::awaitable<void> accept_loop() {
     for (;;) {

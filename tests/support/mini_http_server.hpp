@@ -15,8 +15,8 @@ namespace busylab::testing {
 struct MiniReply {
   int status = 200;
   std::chrono::milliseconds delay{0};
-  bool close = false;        // answer with Connection: close and close
-  bool silent = false;       // never answer (for timeouts)
+  bool close = false;   // answer with Connection: close and close
+  bool silent = false;  // never answer (for timeouts)
 };
 
 class MiniHttpServer {

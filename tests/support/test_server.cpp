@@ -23,7 +23,9 @@ TestServer::TestServer(Config config) {
   thread_ = std::thread([this] { summary_ = server_->run(/*handle_signals=*/false); });
 }
 
-TestServer::~TestServer() { stop(); }
+TestServer::~TestServer() {
+  stop();
+}
 
 ShutdownSummary TestServer::stop() {
   if (thread_.joinable()) {

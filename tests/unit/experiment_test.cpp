@@ -2,6 +2,8 @@
 // a message naming the file and the key, the shipped experiments load, and
 // cells() expands the matrix the way the runner relies on.
 
+#include "sweep/experiment.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -13,7 +15,6 @@
 #include <vector>
 
 #include "common/config_reader.hpp"
-#include "sweep/experiment.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/unit_util.hpp"
 
@@ -54,7 +55,9 @@ class ExperimentDir {
   testing::TempDir dir_;
 };
 
-json axis(const std::string& key, json values) { return {{"key", key}, {"values", std::move(values)}}; }
+json axis(const std::string& key, json values) {
+  return {{"key", key}, {"values", std::move(values)}};
+}
 
 // ---- validation -------------------------------------------------------------
 
@@ -147,8 +150,8 @@ TEST(Experiment, PlotAxesMustBeMatrixKeys) {
   const json matrix = json::array({axis("pool.size", {1, 2})});
   auto msg = d.error({{"matrix", matrix}, {"plots", json::array({{{"x", "clients"}, {"y", "p99_ms"}}})}});
   EXPECT_CONTAINS(msg, "plots[0].x: 'clients' is not a matrix key or label");
-  msg = d.error({{"matrix", matrix},
-                 {"plots", json::array({{{"x", "pool.size"}, {"series", "nope"}, {"y", "p99_ms"}}})}});
+  msg = d.error(
+      {{"matrix", matrix}, {"plots", json::array({{{"x", "pool.size"}, {"series", "nope"}, {"y", "p99_ms"}}})}});
   EXPECT_CONTAINS(msg, "plots[0].series: 'nope' is not a matrix key or label");
   msg = d.error({{"matrix", matrix}, {"plots", json::array({{{"x", "pool.size"}, {"y", "p99ms"}}})}});
   EXPECT_CONTAINS(msg, "plots[0].y: unknown column 'p99ms'");
@@ -218,12 +221,11 @@ TEST(Experiment, ShippedExperimentsLoad) {
 
 TEST(ExperimentCells, CartesianProductFirstAxisOutermost) {
   ExperimentDir d;
-  const Experiment e = d.parse({{"set", {{"database.journal_mode", "delete"}}},
-                                {"load", {{"connections", 10}}},
-                                {"matrix", json::array({axis("pool.strategy", {"pool", "batched"}),
-                                                        {{"key", "load.connections"},
-                                                         {"label", "clients"},
-                                                         {"values", {3, 5, 7}}}})}});
+  const Experiment e =
+      d.parse({{"set", {{"database.journal_mode", "delete"}}},
+               {"load", {{"connections", 10}}},
+               {"matrix", json::array({axis("pool.strategy", {"pool", "batched"}),
+                                       {{"key", "load.connections"}, {"label", "clients"}, {"values", {3, 5, 7}}}})}});
   const auto cells = e.cells(false);
   ASSERT_EQ(cells.size(), 6u);
   const std::vector<std::pair<std::string, int>> expected = {{"pool", 3},    {"pool", 5},    {"pool", 7},
@@ -270,10 +272,10 @@ TEST(ExperimentCells, NoMatrixGivesOneCellPerRepetition) {
 
 TEST(ExperimentCells, QuickShortensAndCapsConnections) {
   ExperimentDir d;
-  const Experiment e = d.parse({{"load", {{"duration", "30s"}, {"warmup", "5s"}}},
-                                {"quick", {{"duration", "2s"}, {"max_connections", 50}}},
-                                {"matrix", json::array({axis("load.connections", {10, 500}),
-                                                        axis("load.duration", {"1s", "1m"})})}});
+  const Experiment e =
+      d.parse({{"load", {{"duration", "30s"}, {"warmup", "5s"}}},
+               {"quick", {{"duration", "2s"}, {"max_connections", 50}}},
+               {"matrix", json::array({axis("load.connections", {10, 500}), axis("load.duration", {"1s", "1m"})})}});
   const auto full = e.cells(false);
   const auto quick = e.cells(true);
   ASSERT_EQ(full.size(), 4u);

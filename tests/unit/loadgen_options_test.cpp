@@ -155,7 +155,8 @@ TEST(LoadReport, JsonFollowsTheSchema) {
   EXPECT_DOUBLE_EQ(j["bytes_per_s"].get<double>(), 500.0);
   EXPECT_EQ(j["status"]["200"], 7);
   EXPECT_EQ(j["status"]["503"], 3);
-  for (const char* e : {"connect", "read", "write", "timeout", "parse", "reset"}) EXPECT_TRUE(j["errors"].contains(e)) << e;
+  for (const char* e : {"connect", "read", "write", "timeout", "parse", "reset"})
+    EXPECT_TRUE(j["errors"].contains(e)) << e;
   EXPECT_EQ(j["errors"]["timeout"], 2);
   EXPECT_EQ(j["errors_total"], 2);
   for (const char* p : {"min", "mean", "p50", "p75", "p90", "p99", "p99_9", "p99_99", "max"}) {

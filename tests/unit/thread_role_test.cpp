@@ -1,11 +1,12 @@
 // The io-thread guard: SQLite use on a thread marked as an io thread is
 // counted, use elsewhere is not.
 
+#include "common/thread_role.hpp"
+
 #include <gtest/gtest.h>
 
 #include <thread>
 
-#include "common/thread_role.hpp"
 #include "pool/database.hpp"
 #include "pool/db_stats.hpp"
 #include "tests/support/temp_dir.hpp"
