@@ -25,7 +25,6 @@ require_tools "$BUSYLAB"
 
 work=$(mktemp -d /tmp/busylab-bench-XXXXXX)
 server_pid=""
-nginx_pid=""
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
   stop_nginx

@@ -357,9 +357,6 @@ DbStats& HttpServer::db_stats() {
 Strategy& HttpServer::strategy() {
   return *impl_->strategy;
 }
-nlohmann::json HttpServer::stats_json() const {
-  return nlohmann::json::parse(impl_->handlers->stats_body());
-}
 
 void HttpServer::stop() {
   asio::post(impl_->ioc, [impl = impl_.get()] { impl->begin_shutdown(); });

@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 #include "server/server_options.hpp"
@@ -62,8 +61,6 @@ class HttpServer {
   ServerStats& stats();
   DbStats& db_stats();
   Strategy& strategy();
-  /// The /stats document as run() would serve it.
-  nlohmann::json stats_json() const;
 
  private:
   struct Impl;
