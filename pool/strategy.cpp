@@ -394,6 +394,22 @@ class BatchedStrategy final : public Strategy {
 
 }  // namespace
 
+namespace {
+std::uint64_t field(const nlohmann::json& stats, const char* object, const char* key) {
+  const auto it = stats.find(object);
+  return it != stats.end() && it->is_object() ? it->value(key, std::uint64_t{0}) : 0;
+}
+}  // namespace
+
+std::uint64_t total_pool_timeouts(const nlohmann::json& s) {
+  return field(s, "pool", "checkout_timeouts") + field(s, "writer_pool", "checkout_timeouts") +
+         field(s, "writer", "queue_timeouts");
+}
+
+std::uint64_t total_shed(const nlohmann::json& s) {
+  return field(s, "pool", "shed") + field(s, "writer_pool", "shed");
+}
+
 std::unique_ptr<Strategy> make_strategy(const DatabaseOptions& db, const PoolOptions& pool,
                                         asio::any_io_executor executor, DbStats& stats) {
   switch (pool.strategy) {

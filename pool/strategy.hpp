@@ -8,6 +8,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
@@ -40,6 +41,12 @@ class Strategy {
   /// complete, and joins the database threads. Idempotent.
   virtual void close() = 0;
 };
+
+/// Totals over the pools in a stats_json() document (`pool`, `writer_pool`,
+/// and the batched `writer` queue): checkouts that timed out (the writer's
+/// queue timeouts included), and waiters shed. Absent objects count 0.
+std::uint64_t total_pool_timeouts(const nlohmann::json& strategy_stats);
+std::uint64_t total_shed(const nlohmann::json& strategy_stats);
 
 /// Builds the strategy `pool.strategy` names. `executor` runs checkout timers;
 /// database work runs on threads the strategy owns. Opens the kept

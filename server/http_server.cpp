@@ -400,15 +400,8 @@ ShutdownSummary HttpServer::run(bool handle_signals) {
   summary.busy_errors = m.db_stats.busy_failures.load();
   summary.busy_snapshot_errors = m.db_stats.busy_snapshot_failures.load();
   const auto strategy_stats = m.strategy->stats_json();
-  for (const char* key : {"pool", "writer_pool"}) {
-    if (strategy_stats.contains(key)) {
-      summary.pool_timeouts += strategy_stats[key].value("checkout_timeouts", std::uint64_t{0});
-      summary.shed += strategy_stats[key].value("shed", std::uint64_t{0});
-    }
-  }
-  if (strategy_stats.contains("writer")) {
-    summary.pool_timeouts += strategy_stats["writer"].value("queue_timeouts", std::uint64_t{0});
-  }
+  summary.pool_timeouts = total_pool_timeouts(strategy_stats);
+  summary.shed = total_shed(strategy_stats);
   summary.forced = m.forced;
   summary.wal = m.config.database.journal_mode == JournalMode::kWal;
   summary.checkpointed = checkpoint_database(m.config.database, m.db_stats, summary.checkpoint_error);

@@ -7,6 +7,8 @@
 #include <map>
 #include <sstream>
 
+#include "pool/strategy.hpp"
+
 namespace busylab::sweep {
 
 namespace {
@@ -126,15 +128,9 @@ nlohmann::json metric(const Experiment& e, const CellResult& r, const std::strin
   if (name == "checkout_max_ms")
     return has(s, {"strategy", "pool"}) ? nlohmann::json(num(s, {"strategy", "pool", "checkout_wait_ms", "max"}))
                                         : nullptr;
-  if (name == "pool_timeouts") {
-    if (!has(s, {"strategy"})) return nullptr;
-    return num(s, {"strategy", "pool", "checkout_timeouts"}) +
-           num(s, {"strategy", "writer_pool", "checkout_timeouts"}) + num(s, {"strategy", "writer", "queue_timeouts"});
-  }
-  if (name == "shed")
-    return has(s, {"strategy"})
-               ? nlohmann::json(num(s, {"strategy", "pool", "shed"}) + num(s, {"strategy", "writer_pool", "shed"}))
-               : nullptr;
+  if (name == "pool_timeouts")
+    return has(s, {"strategy"}) ? nlohmann::json(total_pool_timeouts(s["strategy"])) : nullptr;
+  if (name == "shed") return has(s, {"strategy"}) ? nlohmann::json(total_shed(s["strategy"])) : nullptr;
   if (name == "batches")
     return has(s, {"strategy", "writer"}) ? nlohmann::json(num(s, {"strategy", "writer", "batches"})) : nullptr;
   if (name == "mean_batch")
