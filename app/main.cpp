@@ -25,7 +25,7 @@
 
 #include "common/config_reader.hpp"
 #include "loadgen/load_runner.hpp"
-#include "pool/sqlite_error.hpp"
+#include "sqlite/sqlite_error.hpp"
 #include "server/http_server.hpp"
 #include "server/server_options.hpp"
 #include "sweep/experiment.hpp"

@@ -1,12 +1,9 @@
 #include "pool/connection_pool.hpp"
 
-#include <boost/asio/append.hpp>
-#include <boost/asio/bind_executor.hpp>
-#include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "pool/database.hpp"
+#include "sqlite/database.hpp"
 
 namespace asio = boost::asio;
 
@@ -27,150 +24,158 @@ std::uint64_t to_us(PoolCore::Duration d) {
 }
 }  // namespace
 
-ConnectionPool::Slot& ConnectionPool::Lease::slot() {
-  return pool_->slots_[index_];
-}
-
-void ConnectionPool::Lease::release() {
-  if (auto* pool = std::exchange(pool_, nullptr)) pool->give_back(index_);
-}
-
 ConnectionPool::ConnectionPool(asio::any_io_executor executor, Options options)
-    : executor_(std::move(executor)), options_(options), slots_(options.size), core_(core_options(options)) {}
+    : executor_(std::move(executor)),
+      options_(options),
+      slots_(options.size),
+      threads_(options.size),
+      timer_(std::make_unique<DeadlineTimer>(executor_, [this](auto now) { return expire_waiters(now); })),
+      core_(core_options(options)) {}
 
 ConnectionPool::~ConnectionPool() {
   close();
 }
 
-void ConnectionPool::complete(asio::any_completion_handler<Signature> handler, Errc errc, Lease lease) {
-  // Runs through executor_, then on the handler's own executor.
-  asio::post(executor_, asio::append(std::move(handler), errc, std::move(lease)));
-}
-
-void ConnectionPool::cancel_timer(std::shared_ptr<asio::steady_timer> timer) {
-  if (!timer) return;
-  // Timer operations run on the timer's own strand, never concurrently.
-  auto ex = timer->get_executor();
-  asio::post(ex, [timer = std::move(timer)] { timer->cancel(); });
-}
-
-void ConnectionPool::collect_shed(const std::vector<std::uint64_t>& ids,
-                                  std::vector<asio::any_completion_handler<Signature>>& out) {
-  for (auto id : ids) {
-    auto it = waiters_.find(id);
-    if (it == waiters_.end()) continue;
-    out.push_back(std::move(it->second.handler));
-    cancel_timer(std::move(it->second.timer));
-    waiters_.erase(it);
-    ++shed_;
+std::string ConnectionPool::failure_message(Errc errc) const {
+  // HikariCP-style: the error says how the pool looked when it gave up.
+  const std::string figures = " (pool size " + std::to_string(core_.size()) + ", in use " +
+                              std::to_string(core_.in_use()) + ", waiting " + std::to_string(core_.waiting()) + ")";
+  switch (errc) {
+    case Errc::kPoolTimeout:
+      return "no connection free within pool.checkout_timeout_ms" + figures;
+    case Errc::kOverloaded:
+      return "request shed: the connection queue is over its target or full" + figures;
+    case Errc::kShuttingDown:
+      return "server is shutting down";
+    default:
+      return std::string(to_string(errc));
   }
 }
 
-void ConnectionPool::initiate(asio::any_completion_handler<Signature> handler) {
-  std::vector<asio::any_completion_handler<Signature>> shed;
+void ConnectionPool::take_waiters(const std::vector<std::uint64_t>& ids, std::vector<JobPtr>& out,
+                                  std::uint64_t& counter) {
+  for (auto id : ids) {
+    auto it = waiters_.find(id);
+    if (it == waiters_.end()) continue;
+    out.push_back(std::move(it->second));
+    waiters_.erase(it);
+    ++counter;
+  }
+}
+
+void ConnectionPool::submit(JobPtr job) {
+  std::vector<JobPtr> shed;
+  std::string shed_message;
+  std::optional<std::size_t> granted;
   {
     std::unique_lock lock(mutex_);
     if (closed_) {
       lock.unlock();
-      complete(std::move(handler), Errc::kShuttingDown, Lease());
+      job->fail(Errc::kShuttingDown, "server is shutting down");
       return;
     }
     auto result = core_.checkout(PoolCore::Clock::now());
-    collect_shed(result.shed, shed);
+    take_waiters(result.shed, shed, shed_);
+    if (!shed.empty()) shed_message = failure_message(Errc::kOverloaded);
     switch (result.outcome) {
       case PoolCore::Outcome::kGranted:
         ++checkouts_;
         wait_us_.record(0);
-        lock.unlock();
-        complete(std::move(handler), Errc::kOk, Lease(this, result.grant.slot));
+        granted = result.grant.slot;
         break;
-      case PoolCore::Outcome::kRejected:
+      case PoolCore::Outcome::kRejected: {
         ++rejected_;
+        const std::string message = failure_message(Errc::kOverloaded);
         lock.unlock();
-        complete(std::move(handler), Errc::kOverloaded, Lease());
-        break;
-      case PoolCore::Outcome::kQueued: {
-        auto timer = std::make_shared<asio::steady_timer>(asio::make_strand(executor_));
-        timer->expires_after(options_.checkout_timeout);
-        const std::uint64_t id = result.waiter;
-        // Started before the waiter is visible to other threads, so a
-        // concurrent cancel_timer always comes after this.
-        timer->async_wait(asio::bind_executor(timer->get_executor(), [this, id](boost::system::error_code ec) {
-          if (!ec) on_timeout(id);
-        }));
-        waiters_.emplace(id, Waiter{std::move(handler), std::move(timer)});
+        job->fail(Errc::kOverloaded, message);
         break;
       }
+      case PoolCore::Outcome::kQueued:
+        waiters_.emplace(result.waiter, std::move(job));
+        if (timer_idle_ && timer_) {
+          // Under the lock: close() takes the timer away under it too.
+          timer_idle_ = false;
+          timer_->start();
+        }
+        break;
     }
   }
-  for (auto& h : shed) complete(std::move(h), Errc::kOverloaded, Lease());
+  // Hop one: straight to a DB thread with the slot it was granted.
+  if (granted) {
+    asio::post(threads_, [this, slot = *granted, job = std::move(job)]() mutable { run_on(slot, std::move(job)); });
+  }
+  for (auto& j : shed) j->fail(Errc::kOverloaded, shed_message);
 }
 
-void ConnectionPool::give_back(std::size_t index) {
-  std::vector<asio::any_completion_handler<Signature>> shed;
-  // std::optional + emplace, never `handler = std::move(other)`: Boost 1.81's
-  // any_completion_handler move assignment recurses until the stack overflows
-  // (it wraps `other` as an lvalue in a new handler, again and again).
-  std::optional<asio::any_completion_handler<Signature>> next;
-  {
-    std::lock_guard lock(mutex_);
-    if (closed_) {
-      // Keep the core consistent (in_use returns to 0) but hand nothing out.
-      core_.release(index, PoolCore::Clock::now());
-      return;
-    }
-    auto result = core_.release(index, PoolCore::Clock::now());
-    collect_shed(result.shed, shed);
-    if (result.handoff) {
-      auto it = waiters_.find(result.handoff->waiter);
-      if (it != waiters_.end()) {
-        next.emplace(std::move(it->second.handler));
-        cancel_timer(std::move(it->second.timer));
-        waiters_.erase(it);
-        ++checkouts_;
-        wait_us_.record(to_us(result.handoff->waited));
+void ConnectionPool::run_on(std::size_t index, JobPtr job) {
+  while (job) {
+    job->run(slots_[index]);
+    JobPtr next;
+    std::vector<JobPtr> shed;
+    std::string shed_message;
+    {
+      std::lock_guard lock(mutex_);
+      // The slot comes back now, before the outcome travels to its requester.
+      auto result = core_.release(index, PoolCore::Clock::now());
+      take_waiters(result.shed, shed, shed_);
+      if (!shed.empty()) shed_message = failure_message(Errc::kOverloaded);
+      while (result.handoff) {
+        auto it = waiters_.find(result.handoff->waiter);
+        if (it != waiters_.end()) {
+          next = std::move(it->second);
+          waiters_.erase(it);
+          ++checkouts_;
+          wait_us_.record(to_us(result.handoff->waited));
+          break;
+        }
+        // Not ours any more (cannot happen while core_ and waiters_ agree): pass it on.
+        result = core_.release(index, PoolCore::Clock::now());
       }
     }
+    // Hop two: the outcome goes back to the requester's executor.
+    job->complete();
+    job.reset();
+    for (auto& j : shed) j->fail(Errc::kOverloaded, shed_message);
+    // The waiter the slot went to runs here, on this thread, without a hop.
+    job = std::move(next);
   }
-  if (next) complete(std::move(*next), Errc::kOk, Lease(this, index));
-  for (auto& h : shed) complete(std::move(h), Errc::kOverloaded, Lease());
 }
 
-void ConnectionPool::on_timeout(std::uint64_t waiter) {
-  std::optional<asio::any_completion_handler<Signature>> handler;  // see give_back
+std::optional<DeadlineTimer::Clock::time_point> ConnectionPool::expire_waiters(DeadlineTimer::Clock::time_point now) {
+  std::vector<JobPtr> expired;
+  std::string message;
+  std::optional<DeadlineTimer::Clock::time_point> next;
   {
     std::lock_guard lock(mutex_);
-    if (!core_.cancel(waiter)) return;  // granted or shed in the meantime
-    auto it = waiters_.find(waiter);
-    if (it == waiters_.end()) return;
-    handler.emplace(std::move(it->second.handler));
-    waiters_.erase(it);
-    ++timeouts_;
+    message = failure_message(Errc::kPoolTimeout);  // the figures as the queue was when they gave up
+    take_waiters(core_.expire(now, options_.checkout_timeout), expired, timeouts_);
+    if (auto oldest = core_.oldest_waiter_since()) {
+      next = *oldest + options_.checkout_timeout;
+    } else {
+      timer_idle_ = true;
+    }
   }
-  complete(std::move(*handler), Errc::kPoolTimeout, Lease());
+  for (auto& j : expired) j->fail(Errc::kPoolTimeout, message);
+  return next;
 }
 
 void ConnectionPool::close() {
-  std::unordered_map<std::uint64_t, Waiter> waiters;
+  std::unordered_map<std::uint64_t, JobPtr> waiters;
+  std::unique_ptr<DeadlineTimer> timer;
   {
     std::lock_guard lock(mutex_);
     if (closed_) return;
     closed_ = true;
     waiters.swap(waiters_);
-    for (auto& [id, w] : waiters) core_.cancel(id);
+    for (auto& [id, job] : waiters) core_.cancel(id);
+    timer = std::move(timer_);
   }
   // The io threads are stopped when close() is called: destroying the
-  // handlers here releases the coroutines that waited, while their
-  // io_context is still alive.
-  for (auto& [id, w] : waiters) {
-    if (w.timer) w.timer->cancel();
-  }
+  // handlers here releases the coroutines that waited, and the timer goes
+  // while its io_context is still alive.
   waiters.clear();
-}
-
-ConnectionPool::Brief ConnectionPool::brief() const {
-  std::lock_guard lock(mutex_);
-  return Brief{core_.size(), core_.in_use(), core_.waiting()};
+  timer.reset();
+  threads_.join();
 }
 
 std::size_t ConnectionPool::in_use() const {

@@ -56,6 +56,20 @@ bool PoolCore::cancel(std::uint64_t waiter) {
   return true;
 }
 
+std::vector<std::uint64_t> PoolCore::expire(TimePoint now, Duration max_wait) {
+  std::vector<std::uint64_t> expired;
+  while (!waiters_.empty() && now - waiters_.front().since >= max_wait) {
+    expired.push_back(waiters_.front().id);
+    waiters_.pop_front();
+  }
+  return expired;
+}
+
+std::optional<PoolCore::TimePoint> PoolCore::oldest_waiter_since() const {
+  if (waiters_.empty()) return std::nullopt;
+  return waiters_.front().since;
+}
+
 std::vector<std::uint64_t> PoolCore::poll(TimePoint now) {
   std::vector<std::uint64_t> shed;
   if (!shedding_enabled()) return shed;

@@ -60,6 +60,15 @@ class PoolCore {
   /// granted or shed, in which case the caller must not report a timeout.
   bool cancel(std::uint64_t waiter);
 
+  /// The waiters that have waited `max_wait` or longer at `now` time out:
+  /// they leave the queue and are returned, oldest first. The queue is FIFO
+  /// and every waiter gets the same timeout, so they are all at its front.
+  std::vector<std::uint64_t> expire(TimePoint now, Duration max_wait);
+
+  /// When the oldest waiter started waiting (nothing when nobody waits): the
+  /// next timeout is due at this plus the checkout timeout.
+  std::optional<TimePoint> oldest_waiter_since() const;
+
   /// Runs the shedding check (also run by checkout and release); returns the
   /// waiters dropped. Once the smallest wait seen in an interval exceeded the
   /// target, waiters older than twice the target are dropped.

@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -26,8 +27,8 @@
 #include <vector>
 
 #include "common/thread_role.hpp"
-#include "pool/db_stats.hpp"
-#include "pool/strategy.hpp"
+#include "sqlite/db_stats.hpp"
+#include "strategy/strategy.hpp"
 #include "server/handlers.hpp"
 #include "server/stats.hpp"
 
@@ -73,6 +74,42 @@ int status_for_read_error(const beast::error_code& ec) {
   return 0;
 }
 
+// The parts of every answer that never change, built once.
+constexpr std::string_view kFixedHeaders = "Server: busylab\r\nContent-Type: application/json\r\n";
+
+// Serializes an answer into `out`: status line, the fixed headers, the few
+// that vary, and the body (left out for HEAD, whose Content-Length still
+// gives the length a GET would get). Beast still parses every request; the
+// answers are small and of one shape, so writing them straight into a
+// reused buffer saves building a header container per request.
+void append_response(std::string& out, const HttpResponse& r, unsigned version, bool keep_alive, bool head) {
+  const auto status = static_cast<http::status>(r.status);
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(r.status);
+  out += ' ';
+  const auto reason = http::obsolete_reason(status);
+  out.append(reason.data(), reason.size());
+  out += "\r\n";
+  out += kFixedHeaders;
+  if (r.retry_after_s > 0) {
+    out += "Retry-After: ";
+    out += std::to_string(r.retry_after_s);
+    out += "\r\n";
+  }
+  if (!r.allow.empty()) {
+    out += "Allow: ";
+    out.append(r.allow.data(), r.allow.size());
+    out += "\r\n";
+  }
+  // HTTP/1.1 keeps connections open unless told; HTTP/1.0 closes them unless told.
+  if (version >= 11 && !keep_alive) out += "Connection: close\r\n";
+  if (version < 11 && keep_alive) out += "Connection: keep-alive\r\n";
+  out += "Content-Length: ";
+  out += std::to_string(r.body.size());
+  out += "\r\n\r\n";
+  if (!head) out += r.body;
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -102,7 +139,11 @@ struct HttpServer::Impl {
     auto last_warning = std::chrono::steady_clock::time_point{};
     asio::steady_timer backoff(acceptor.get_executor());
     for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), asio::as_tuple(asio::use_awaitable));
+      // One io thread runs every handler in order already; a strand per
+      // connection is needed (and paid for) only with several.
+      const asio::any_io_executor session_executor =
+          config.server.effective_threads() > 1 ? asio::any_io_executor(asio::make_strand(ioc)) : ioc.get_executor();
+      auto [ec, socket] = co_await acceptor.async_accept(session_executor, asio::as_tuple(asio::use_awaitable));
       if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
       if (ec) {
         stats.accept_error();
@@ -118,6 +159,10 @@ struct HttpServer::Impl {
         co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
         continue;
       }
+      // Answers are written whole; Nagle would hold back the next one on a
+      // keep-alive connection until the client's delayed ACK.
+      beast::error_code nodelay_ec;
+      socket.set_option(tcp::no_delay(true), nodelay_ec);
       auto executor = socket.get_executor();
       asio::co_spawn(executor, session(std::move(socket)), [](std::exception_ptr e) {
         if (!e) return;
@@ -172,6 +217,7 @@ struct HttpServer::Impl {
   asio::awaitable<void> serve(beast::tcp_stream& stream, SessionHandle& handle) {
     const auto& s = config.server;
     beast::flat_buffer buffer;
+    std::string out;  // the connection's answer buffer, reused (its capacity stays)
     for (;;) {
       handle.busy = false;
       if (draining.load() && buffer.size() == 0) co_return;
@@ -216,21 +262,10 @@ struct HttpServer::Impl {
       HttpResponse result = co_await handlers->handle(request);
 
       const bool keep_alive = req.keep_alive() && !draining.load();
-      http::response<http::string_body> res{static_cast<http::status>(result.status), req.version()};
-      res.set(http::field::server, "busylab");
-      res.set(http::field::content_type, "application/json");
-      if (result.retry_after_s > 0) res.set(http::field::retry_after, std::to_string(result.retry_after_s));
-      if (!result.allow.empty()) res.set(http::field::allow, result.allow);
-      res.keep_alive(keep_alive);
-      res.body() = std::move(result.body);
-      res.prepare_payload();
-      if (req.method() == http::verb::head) {
-        const auto length = res.body().size();
-        res.body().clear();
-        res.content_length(length);
-      }
+      out.clear();
+      append_response(out, result, req.version(), keep_alive, req.method() == http::verb::head);
       stream.expires_after(std::chrono::milliseconds(s.write_timeout_ms));
-      auto [write_ec, write_n] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+      auto [write_ec, write_n] = co_await asio::async_write(stream, asio::buffer(out), asio::as_tuple(asio::use_awaitable));
       if (write_ec || !keep_alive) co_return;
     }
   }

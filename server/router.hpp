@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "server/stats.hpp"
+#include "server/route.hpp"
 
 namespace busylab {
 

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "pool/database_options.hpp"
+#include "sqlite/database_options.hpp"
 #include "pool/pool_options.hpp"
 
 namespace busylab {

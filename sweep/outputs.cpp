@@ -7,7 +7,7 @@
 #include <map>
 #include <sstream>
 
-#include "pool/strategy.hpp"
+#include "strategy/strategy.hpp"
 
 namespace busylab::sweep {
 

@@ -7,9 +7,9 @@
 #include <sstream>
 #include <thread>
 
-#include "pool/database.hpp"
-#include "pool/db_stats.hpp"
-#include "pool/sqlite_error.hpp"
+#include "sqlite/database.hpp"
+#include "sqlite/db_stats.hpp"
+#include "sqlite/sqlite_error.hpp"
 
 namespace busylab::sweep {
 

@@ -20,8 +20,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "pool/db_stats.hpp"
-#include "pool/strategy.hpp"
+#include "sqlite/db_stats.hpp"
+#include "strategy/strategy.hpp"
 #include "server/handlers.hpp"
 #include "server/stats.hpp"
 

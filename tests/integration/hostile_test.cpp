@@ -6,7 +6,7 @@
 #include <chrono>
 #include <thread>
 
-#include "pool/strategy.hpp"
+#include "strategy/strategy.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_server.hpp"

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "pool/strategy.hpp"
+#include "strategy/strategy.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/load.hpp"
 #include "tests/support/sqlite_probe.hpp"

@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "pool/strategy.hpp"
+#include "strategy/strategy.hpp"
 #include "server/stats.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/http_client.hpp"

@@ -1,7 +1,7 @@
 // The busy handler's sleep schedule (pure), and a real lock held by a second
 // connection on a temporary database file.
 
-#include "pool/busy_handler.hpp"
+#include "sqlite/busy_handler.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -14,10 +14,10 @@
 #include <thread>
 #include <vector>
 
-#include "pool/database.hpp"
-#include "pool/db_stats.hpp"
-#include "pool/operation.hpp"
-#include "pool/sqlite_error.hpp"
+#include "sqlite/database.hpp"
+#include "sqlite/db_stats.hpp"
+#include "sqlite/operation.hpp"
+#include "sqlite/sqlite_error.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace busylab {
@@ -165,6 +165,27 @@ TEST_F(BusyLock, WaitsTheWholeTimeoutThenFailsWithBusy) {
   second.busy().reset();
   EXPECT_EQ(primary_code_of_begin(second), SQLITE_OK);
   EXPECT_EQ(second.busy().waited_ms(), 0);
+}
+
+// SQLite's busy timeout applies per lock attempt: two statements that each
+// meet the lock each wait the whole timeout, and the handler counts both
+// attempts and the sum of their waits for the request.
+TEST_F(BusyLock, EachLockAttemptWaitsTheTimeoutAgain) {
+  DbStats stats;
+  Database second(db_options(dir_.file("lock.db"), 30), &stats);
+  holder_->exec("BEGIN IMMEDIATE");
+  second.busy().reset();
+  EXPECT_EQ(primary_code_of_begin(second), SQLITE_BUSY);
+  EXPECT_EQ(primary_code_of_begin(second), SQLITE_BUSY);
+  holder_->exec("ROLLBACK");
+  EXPECT_EQ(second.busy().lock_waits(), 2);
+  EXPECT_EQ(second.busy().waited_ms(), 60);
+  EXPECT_EQ(stats.lock_waits.load(), 2u);
+  EXPECT_EQ(stats.busy_gave_up.load(), 2u);
+  stats.record_request_wait(second.busy().waited_ms(), second.busy().lock_waits());
+  EXPECT_EQ(stats.requests_waited.load(), 1u);
+  EXPECT_EQ(stats.requests_waited_several.load(), 1u);
+  EXPECT_EQ(stats.request_wait_ms.snapshot().max(), 60u);
 }
 
 TEST_F(BusyLock, ZeroTimeoutFailsAtOnceWithoutSleeping) {

@@ -1,7 +1,7 @@
 // Database operations against a temporary file: the typed operations, batches
 // with a failing member, BUSY_SNAPSHOT classification and the size guard.
 
-#include "pool/operation.hpp"
+#include "sqlite/operation.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "pool/database.hpp"
-#include "pool/db_stats.hpp"
-#include "pool/sqlite_error.hpp"
+#include "sqlite/database.hpp"
+#include "sqlite/db_stats.hpp"
+#include "sqlite/sqlite_error.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/unit_util.hpp"
 
@@ -201,17 +201,17 @@ TEST_F(Operations, NonSqliteExceptionPropagatesAndLeavesNoTransaction) {
 
 // ---- batches -----------------------------------------------------------------------
 
-std::vector<OpOutcome> batch(Database& db, const std::vector<Operation>& list, TransactionMode mode) {
+std::vector<OpOutcome> batch(Database& db, const std::vector<Operation>& list) {
   std::vector<const Operation*> ptrs;
   ptrs.reserve(list.size());
   for (const auto& op : list) ptrs.push_back(&op);
-  return run_batch(db, ptrs, mode);
+  return run_batch(db, ptrs);
 }
 
 TEST_F(Operations, BatchCommitsEverythingInOneTransaction) {
   const std::vector<Operation> list{ops::insert_row("a"), ops::increment("c"), ops::insert_row("b"),
                                     ops::increment("c")};
-  const auto outs = batch(*db_, list, TransactionMode::kImmediate);
+  const auto outs = batch(*db_, list);
   ASSERT_EQ(outs.size(), 4u);
   for (const auto& o : outs) EXPECT_TRUE(o.ok()) << o.message;
   EXPECT_EQ(outs[0].value, 1);
@@ -226,7 +226,7 @@ TEST_F(Operations, BatchCommitsEverythingInOneTransaction) {
 
 TEST_F(Operations, BatchFailingMiddleOperationIsRolledBackAlone) {
   const std::vector<Operation> list{ops::insert_row("a"), failing_insert("bad", invalid_sql), ops::insert_row("c")};
-  const auto outs = batch(*db_, list, TransactionMode::kImmediate);
+  const auto outs = batch(*db_, list);
   ASSERT_EQ(outs.size(), 3u);
   EXPECT_TRUE(outs[0].ok()) << outs[0].message;
   EXPECT_FALSE(outs[1].ok());
@@ -244,7 +244,7 @@ TEST_F(Operations, BatchConstraintFailureKeepsTheOthers) {
   ASSERT_TRUE(run(ops::insert_row("existing")).ok());
   const std::vector<Operation> list{ops::increment("k"), failing_insert("dup-partial", duplicate_id),
                                     ops::increment("k")};
-  const auto outs = batch(*db_, list, TransactionMode::kImmediate);
+  const auto outs = batch(*db_, list);
   EXPECT_TRUE(outs[0].ok());
   EXPECT_EQ(outs[1].errc, Errc::kConstraint);
   EXPECT_TRUE(outs[2].ok());
@@ -255,7 +255,7 @@ TEST_F(Operations, BatchConstraintFailureKeepsTheOthers) {
 
 TEST_F(Operations, BatchNonSqliteExceptionIsInternalAndOthersCommit) {
   const std::vector<Operation> list{ops::insert_row("a"), failing_insert("bad", not_sqlite), ops::insert_row("c")};
-  const auto outs = batch(*db_, list, TransactionMode::kImmediate);
+  const auto outs = batch(*db_, list);
   EXPECT_TRUE(outs[0].ok());
   EXPECT_EQ(outs[1].errc, Errc::kInternal);
   EXPECT_CONTAINS(outs[1].message, "bug in an operation");
@@ -267,7 +267,7 @@ TEST_F(Operations, BatchNonSqliteExceptionIsInternalAndOthersCommit) {
 
 TEST_F(Operations, BatchWithSeedRunsBeforeAndAfterInsideTheTransaction) {
   const std::vector<Operation> list{ops::insert_row("a"), ops::seed()};
-  const auto outs = batch(*db_, list, TransactionMode::kImmediate);
+  const auto outs = batch(*db_, list);
   ASSERT_TRUE(outs[1].ok());
   EXPECT_EQ(outs[1].value, 1);
   EXPECT_EQ(outs[1].value2, 2);
@@ -279,7 +279,7 @@ TEST_F(Operations, BatchThatCannotBeginFailsEveryOperation) {
   holder.exec("BEGIN IMMEDIATE");
   Database waiting(options(0), &stats_);
   const std::vector<Operation> list{ops::insert_row("a"), ops::insert_row("b")};
-  const auto outs = batch(waiting, list, TransactionMode::kImmediate);
+  const auto outs = batch(waiting, list);
   holder.exec("ROLLBACK");
   ASSERT_EQ(outs.size(), 2u);
   for (const auto& o : outs) {
@@ -290,8 +290,50 @@ TEST_F(Operations, BatchThatCannotBeginFailsEveryOperation) {
   EXPECT_FALSE(waiting.in_transaction());
 }
 
+// The savepoint of a failed operation cannot be rolled back (here the
+// operation released it itself before failing, so ROLLBACK TO finds no such
+// savepoint): its insert would still be in the transaction, so the batch
+// must not commit, and nobody in it may be told their write succeeded.
+TEST_F(Operations, BatchWhoseSavepointCannotBeUndoneCommitsNothing) {
+  auto release_then_fail = [](Database& db) {
+    db.exec("RELEASE op");
+    throw SqliteError(SQLITE_CONSTRAINT, "constraint failed after its savepoint was released");
+  };
+  const std::vector<Operation> list{ops::insert_row("a"), failing_insert("undoable", release_then_fail),
+                                    ops::insert_row("c")};
+  const auto outs = batch(*db_, list);
+  ASSERT_EQ(outs.size(), 3u);
+  for (const auto& o : outs) EXPECT_FALSE(o.ok()) << o.message;
+  EXPECT_CONTAINS(outs[0].message, "batch rolled back");
+  EXPECT_FALSE(db_->in_transaction());
+  EXPECT_EQ(rows_with_payload("a"), 0);
+  EXPECT_EQ(rows_with_payload("undoable"), 0);
+  EXPECT_EQ(rows_with_payload("c"), 0);
+  EXPECT_EQ(stats_.writes_committed.load(), 0u);
+}
+
+// A batch takes the write lock once at BEGIN IMMEDIATE, whatever
+// database.transaction says: behind a held lock it waits one busy timeout
+// (one lock attempt), not one per operation.
+TEST_F(Operations, BatchBehindALockWaitsOnceForAllItsOperations) {
+  DbStats other_stats;
+  Database holder(options(), &other_stats);
+  holder.exec("BEGIN IMMEDIATE");
+  Database waiting(options(30), &stats_);
+  const std::vector<Operation> list{ops::insert_row("a"), ops::insert_row("b"), ops::insert_row("c"),
+                                    ops::insert_row("d")};
+  const auto outs = batch(waiting, list);
+  holder.exec("ROLLBACK");
+  for (const auto& o : outs) EXPECT_EQ(o.errc, Errc::kBusy);
+  EXPECT_EQ(stats_.lock_waits.load(), 1u);
+  EXPECT_EQ(stats_.busy_gave_up.load(), 1u);
+  // Every operation reports the batch's one wait, counted once per request.
+  EXPECT_EQ(stats_.requests_waited.load(), 4u);
+  EXPECT_EQ(stats_.requests_waited_several.load(), 0u);
+}
+
 TEST_F(Operations, EmptyBatchCommitsNothing) {
-  const auto outs = batch(*db_, {}, TransactionMode::kImmediate);
+  const auto outs = batch(*db_, {});
   EXPECT_TRUE(outs.empty());
   EXPECT_FALSE(db_->in_transaction());
   EXPECT_EQ(stats_.writes_committed.load(), 0u);
@@ -395,7 +437,7 @@ TEST(OperationsSizeGuard, BatchOutcomesMatchWhatCommitted) {
   list.push_back(ops::insert_row("small-1"));
   list.push_back(ops::insert_row(std::string(std::size_t{2} * 1024 * 1024, 'h')));
   list.push_back(ops::insert_row("small-2"));
-  const auto outs = batch(db, list, TransactionMode::kImmediate);
+  const auto outs = batch(db, list);
   EXPECT_EQ(outs[1].errc, Errc::kFull);
   EXPECT_FALSE(db.in_transaction());
   auto present = [&](const std::string& payload) {

@@ -328,3 +328,33 @@ TEST(PoolCoreShedding, DisabledWhenOnlyOneOfTheTwoIsSet) {
 
 }  // namespace
 }  // namespace busylab
+
+namespace busylab {
+namespace {
+
+// Checkout timeouts: every waiter gets the same timeout, so the ones due are
+// the oldest, and the next deadline is the oldest remaining waiter's.
+TEST(PoolCoreExpire, TimesOutTheOldestWaitersOnlyOnceTheirTimeIsUp) {
+  PoolCore core = make_core(1);
+  ASSERT_EQ(core.checkout(at(0ms)).outcome, Outcome::kGranted);
+  EXPECT_FALSE(core.oldest_waiter_since());
+  const auto a = core.checkout(at(10ms)).waiter;
+  const auto b = core.checkout(at(20ms)).waiter;
+  const auto c = core.checkout(at(30ms)).waiter;
+  ASSERT_EQ(core.oldest_waiter_since(), at(10ms));
+
+  EXPECT_EQ(core.expire(at(109ms), 100ms), Ids{});
+  EXPECT_EQ(core.expire(at(120ms), 100ms), (Ids{a, b}));
+  EXPECT_EQ(core.waiting(), 1u);
+  EXPECT_EQ(core.oldest_waiter_since(), at(30ms));
+
+  // The slot goes to the one left, who is then no longer due.
+  const auto released = core.release(0, at(125ms));
+  ASSERT_TRUE(released.handoff);
+  EXPECT_EQ(released.handoff->waiter, c);
+  EXPECT_EQ(core.expire(at(500ms), 100ms), Ids{});
+  EXPECT_FALSE(core.oldest_waiter_since());
+}
+
+}  // namespace
+}  // namespace busylab

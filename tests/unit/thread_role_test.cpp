@@ -7,8 +7,8 @@
 
 #include <thread>
 
-#include "pool/database.hpp"
-#include "pool/db_stats.hpp"
+#include "sqlite/database.hpp"
+#include "sqlite/db_stats.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace busylab {

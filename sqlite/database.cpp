@@ -1,13 +1,11 @@
-#include "pool/database.hpp"
+#include "sqlite/database.hpp"
 
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
-#include <nlohmann/json.hpp>
-
 #include "common/thread_role.hpp"
-#include "pool/db_stats.hpp"
-#include "pool/sqlite_error.hpp"
+#include "sqlite/db_stats.hpp"
+#include "sqlite/sqlite_error.hpp"
 
 namespace busylab {
 
@@ -185,6 +183,13 @@ void Database::exec(std::string_view sql) {
   }
 }
 
+void Database::run(std::string_view sql) {
+  Statement& s = cached(sql);
+  while (s.step()) {
+  }
+  s.reset();
+}
+
 Statement& Database::cached(std::string_view sql) {
   note_thread();
   for (auto& [text, stmt] : cache_) {
@@ -208,23 +213,5 @@ bool Database::in_transaction() const {
   return db_ && sqlite3_get_autocommit(db_) == 0;
 }
 
-nlohmann::json DbStats::to_json() const {
-  auto get = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-  return {{"busy_handler_calls", get(busy_handler_calls)},
-          {"busy_sleeps", get(busy_sleeps)},
-          {"busy_sleep_ms", get(busy_sleep_ms)},
-          {"busy_gave_up", get(busy_gave_up)},
-          {"busy_failures", get(busy_failures)},
-          {"busy_snapshot_failures", get(busy_snapshot_failures)},
-          {"full_failures", get(full_failures)},
-          {"readonly_failures", get(readonly_failures)},
-          {"fatal_failures", get(fatal_failures)},
-          {"other_failures", get(other_failures)},
-          {"connections_opened", get(connections_opened)},
-          {"connections_replaced", get(connections_replaced)},
-          {"transactions_committed", get(transactions_committed)},
-          {"writes_committed", get(writes_committed)},
-          {"io_thread_violations", get(io_thread_violations)}};
-}
 
 }  // namespace busylab

@@ -1,10 +1,10 @@
-#include "pool/operation.hpp"
+#include "sqlite/operation.hpp"
 
 #include <sqlite3.h>
 
-#include "pool/database.hpp"
-#include "pool/db_stats.hpp"
-#include "pool/sqlite_error.hpp"
+#include "sqlite/database.hpp"
+#include "sqlite/db_stats.hpp"
+#include "sqlite/sqlite_error.hpp"
 
 namespace busylab {
 
@@ -93,7 +93,7 @@ void fail_outcome(Database& db, OpOutcome& out, const SqliteError& e) {
 void rollback_quietly(Database& db) {
   if (!db.in_transaction()) return;
   try {
-    db.exec("ROLLBACK");
+    db.run("ROLLBACK");
   } catch (const SqliteError&) {
   }
 }
@@ -108,6 +108,12 @@ std::string_view begin_sql(TransactionMode mode) {
       return "BEGIN EXCLUSIVE";
   }
   return "BEGIN";
+}
+
+// The operation's busy wait, for its outcome and the per-request figures.
+void finish_wait(Database& db, OpOutcome& out) {
+  out.waited_ms = db.busy().waited_ms();
+  if (DbStats* stats = db.stats()) stats->record_request_wait(out.waited_ms, db.busy().lock_waits());
 }
 
 void count_commit(Database& db, std::uint64_t writes) {
@@ -232,9 +238,9 @@ OpOutcome run_operation(Database& db, const Operation& op, TransactionMode mode)
       op.body(db, out);
     } else {
       if (op.before) op.before(db, out);
-      db.exec(begin_sql(mode));
+      db.run(begin_sql(mode));
       op.body(db, out);
-      db.exec("COMMIT");
+      db.run("COMMIT");
       count_commit(db, 1);
       // The write is committed from here on: a failing read after it must
       // not turn into an error for the client, so it only loses the count.
@@ -256,18 +262,37 @@ OpOutcome run_operation(Database& db, const Operation& op, TransactionMode mode)
     rollback_quietly(db);
     throw;
   }
-  out.waited_ms = db.busy().waited_ms();
+  finish_wait(db, out);
   return out;
 }
 
-std::vector<OpOutcome> run_batch(Database& db, std::span<const Operation* const> ops, TransactionMode mode) {
+namespace {
+
+// Every outcome of a batch that cannot commit becomes this failure, whatever
+// the operation did inside its savepoint: nobody is told a write succeeded
+// that the batch's COMMIT will not (or did not) make durable.
+// `failed` keeps its own error (already counted).
+void fail_others(Database& db, std::vector<OpOutcome>& outs, std::size_t failed, int code, const std::string& message) {
+  for (std::size_t j = 0; j < outs.size(); ++j) {
+    if (j == failed) continue;
+    outs[j] = OpOutcome{};
+    fail_outcome(db, outs[j], SqliteError(code, message));
+  }
+}
+
+}  // namespace
+
+std::vector<OpOutcome> run_batch(Database& db, std::span<const Operation* const> ops) {
   std::vector<OpOutcome> outs(ops.size());
   db.busy().reset();
+  // The batch takes the write lock once, here, whatever database.transaction
+  // says: a deferred BEGIN would let every operation meet the lock (and wait
+  // the busy timeout) on its own.
   try {
-    db.exec(begin_sql(mode));
+    db.run("BEGIN IMMEDIATE");
   } catch (const SqliteError& e) {
     for (auto& out : outs) fail_outcome(db, out, e);
-    for (auto& out : outs) out.waited_ms = db.busy().waited_ms();
+    for (auto& out : outs) finish_wait(db, out);
     return outs;
   }
   std::uint64_t succeeded = 0;
@@ -276,11 +301,11 @@ std::vector<OpOutcome> run_batch(Database& db, std::span<const Operation* const>
     int failed_code = 0;
     std::string failed_message;
     try {
-      db.exec("SAVEPOINT op");
+      db.run("SAVEPOINT op");
       if (op.before) op.before(db, outs[i]);
       op.body(db, outs[i]);
       if (op.after) op.after(db, outs[i]);
-      db.exec("RELEASE op");
+      db.run("RELEASE op");
       ++succeeded;
       continue;
     } catch (const SqliteError& e) {
@@ -295,25 +320,29 @@ std::vector<OpOutcome> run_batch(Database& db, std::span<const Operation* const>
       failed_code = SQLITE_ERROR;
       failed_message = e.what();
     }
-    try {
-      db.exec("ROLLBACK TO op");
-      db.exec("RELEASE op");
-    } catch (const SqliteError&) {
-      // The whole transaction is gone (SQLite rolls back on some errors);
-      // nothing of this batch can commit now.
-    }
-    if (!db.in_transaction()) {
-      for (std::size_t j = 0; j < ops.size(); ++j) {
-        if (j == i) continue;
-        outs[j] = OpOutcome{};
-        fail_outcome(db, outs[j], SqliteError(failed_code, "batch rolled back: " + failed_message));
+    // Undo this operation alone. If that cannot be done (the savepoint is
+    // gone, or SQLite already rolled the whole transaction back), its
+    // changes might still be in the transaction: the batch must not commit.
+    bool undone = false;
+    if (db.in_transaction()) {
+      try {
+        db.run("ROLLBACK TO op");
+        db.run("RELEASE op");
+        undone = true;
+      } catch (const SqliteError& e) {
+        failed_message += std::string("; then could not undo it: ") + e.what();
       }
-      for (auto& out : outs) out.waited_ms = db.busy().waited_ms();
+    }
+    if (!undone) {
+      rollback_quietly(db);
+      outs[i].message = failed_message;
+      fail_others(db, outs, i, failed_code, "batch rolled back: " + failed_message);
+      for (auto& out : outs) finish_wait(db, out);
       return outs;
     }
   }
   try {
-    db.exec("COMMIT");
+    db.run("COMMIT");
     count_commit(db, succeeded);
   } catch (const SqliteError& e) {
     rollback_quietly(db);
@@ -324,7 +353,7 @@ std::vector<OpOutcome> run_batch(Database& db, std::span<const Operation* const>
       }
     }
   }
-  for (auto& out : outs) out.waited_ms = db.busy().waited_ms();
+  for (auto& out : outs) finish_wait(db, out);
   return outs;
 }
 

@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "pool/database_options.hpp"
+#include "sqlite/database_options.hpp"
 
 namespace busylab {
 
@@ -29,9 +29,16 @@ class BusyHandler {
   /// The callback registered with sqlite3_busy_handler; `self` is a BusyHandler.
   static int callback(void* self, int count);
 
-  /// Milliseconds slept since the last reset (the current operation's wait).
+  /// Milliseconds slept since the last reset (the current operation's wait,
+  /// summed over all of its lock attempts).
   std::int64_t waited_ms() const { return waited_ms_; }
-  void reset() { waited_ms_ = 0; }
+  /// Lock attempts since the last reset that had to wait (the busy timeout
+  /// applies to each of them separately).
+  std::int64_t lock_waits() const { return lock_waits_; }
+  void reset() {
+    waited_ms_ = 0;
+    lock_waits_ = 0;
+  }
 
  private:
   BusyRetry retry_;
@@ -39,6 +46,7 @@ class BusyHandler {
   std::int64_t timeout_ms_;
   DbStats* stats_;
   std::int64_t waited_ms_ = 0;
+  std::int64_t lock_waits_ = 0;
 };
 
 }  // namespace busylab

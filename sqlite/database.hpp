@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "pool/busy_handler.hpp"
-#include "pool/database_options.hpp"
+#include "sqlite/busy_handler.hpp"
+#include "sqlite/database_options.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -55,8 +55,13 @@ class Database {
   Database& operator=(const Database&) = delete;
   ~Database();
 
-  /// Runs SQL without results (BEGIN, COMMIT, pragmas). Throws SqliteError.
+  /// Runs SQL without results, parsed anew each time (pragmas, schema).
+  /// Throws SqliteError.
   void exec(std::string_view sql);
+  /// Runs one statement without results from the statement cache (BEGIN,
+  /// COMMIT, SAVEPOINT, RELEASE, ROLLBACK: prepared once per connection).
+  /// Throws SqliteError.
+  void run(std::string_view sql);
   /// A statement prepared once per connection and reset before it is returned.
   Statement& cached(std::string_view sql);
   /// Runs a query returning one integer (PRAGMA page_count, COUNT(*)).

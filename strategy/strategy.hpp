@@ -13,8 +13,8 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 
-#include "pool/database_options.hpp"
-#include "pool/operation.hpp"
+#include "sqlite/database_options.hpp"
+#include "sqlite/operation.hpp"
 #include "pool/pool_options.hpp"
 
 namespace busylab {
@@ -42,8 +42,8 @@ class Strategy {
   virtual void close() = 0;
 };
 
-/// Totals over the pools in a stats_json() document (`pool`, `writer_pool`,
-/// and the batched `writer` queue): checkouts that timed out (the writer's
+/// Totals over the pools in a stats_json() document (`pool` and
+/// the `writer` queue): checkouts that timed out (the writer's
 /// queue timeouts included), and waiters shed. Absent objects count 0.
 std::uint64_t total_pool_timeouts(const nlohmann::json& strategy_stats);
 std::uint64_t total_shed(const nlohmann::json& strategy_stats);

@@ -1,11 +1,11 @@
-#include "pool/busy_handler.hpp"
+#include "sqlite/busy_handler.hpp"
 
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <array>
 
-#include "pool/db_stats.hpp"
+#include "sqlite/db_stats.hpp"
 
 namespace busylab {
 
@@ -34,6 +34,11 @@ std::int64_t busy_delay_ms(BusyRetry retry, std::int64_t interval_ms, std::int64
 int BusyHandler::callback(void* self, int count) {
   auto* h = static_cast<BusyHandler*>(self);
   h->stats_->busy_handler_calls.fetch_add(1, std::memory_order_relaxed);
+  if (count == 0) {
+    // SQLite starts counting again for every lock attempt.
+    ++h->lock_waits_;
+    h->stats_->lock_waits.fetch_add(1, std::memory_order_relaxed);
+  }
   const std::int64_t delay = busy_delay_ms(h->retry_, h->interval_ms_, h->timeout_ms_, count);
   if (delay <= 0) {
     if (h->timeout_ms_ > 0) h->stats_->busy_gave_up.fetch_add(1, std::memory_order_relaxed);

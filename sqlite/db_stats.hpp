@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
 
+#include "common/histogram.hpp"
+
 namespace busylab {
 
 struct DbStats {
@@ -13,6 +15,7 @@ struct DbStats {
   std::atomic<std::uint64_t> busy_sleeps{0};             // times we did sleep
   std::atomic<std::uint64_t> busy_sleep_ms{0};           // total milliseconds slept waiting for locks
   std::atomic<std::uint64_t> busy_gave_up{0};            // waits that ended at busy_timeout
+  std::atomic<std::uint64_t> lock_waits{0};              // lock attempts that had to wait (each gets busy_timeout)
   std::atomic<std::uint64_t> busy_failures{0};           // requests failed with SQLITE_BUSY / LOCKED
   std::atomic<std::uint64_t> busy_snapshot_failures{0};  // requests failed with SQLITE_BUSY_SNAPSHOT
   std::atomic<std::uint64_t> full_failures{0};           // SQLITE_FULL (size guard or disk)
@@ -24,6 +27,16 @@ struct DbStats {
   std::atomic<std::uint64_t> transactions_committed{0};
   std::atomic<std::uint64_t> writes_committed{0};      // write operations whose COMMIT succeeded
   std::atomic<std::uint64_t> io_thread_violations{0};  // SQLite calls made on an io thread (must stay 0)
+
+  // Per request (operation), the total time the busy handler slept across
+  // all of its lock attempts: SQLite's busy timeout applies per attempt, so
+  // one request can wait several times.
+  std::atomic<std::uint64_t> requests_waited{0};          // requests whose busy handler slept at all
+  std::atomic<std::uint64_t> requests_waited_several{0};  // ... in more than one lock attempt
+  AtomicHistogram request_wait_ms;                        // total ms slept, for requests that waited
+
+  /// Records one finished operation's busy wait (`waited_ms` over `lock_waits` attempts).
+  void record_request_wait(std::int64_t waited_ms, std::int64_t lock_waits);
 
   nlohmann::json to_json() const;
 };

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "pool/database_options.hpp"
+#include "sqlite/database_options.hpp"
 
 namespace busylab {
 
@@ -47,6 +47,13 @@ struct OpOutcome {
   std::int64_t waited_ms = 0;  // time the busy handler slept during this operation
 
   bool ok() const { return errc == Errc::kOk; }
+  /// An outcome that is only a failure (pool timeout, shutdown, ...).
+  static OpOutcome failure(Errc errc, std::string message) {
+    OpOutcome out;
+    out.errc = errc;
+    out.message = std::move(message);
+    return out;
+  }
 };
 
 /// One operation. For a write, `body` runs inside a write transaction (or a
@@ -79,10 +86,14 @@ void create_schema(Database& db);
 /// transaction rolled back. Counts failures and commits in the db's stats.
 OpOutcome run_operation(Database& db, const Operation& op, TransactionMode mode);
 
-/// Runs writes as one transaction, each inside its own SAVEPOINT: a failing
-/// operation is rolled back alone. If the final COMMIT fails, every outcome
-/// becomes that failure, so nobody is told their write succeeded.
-std::vector<OpOutcome> run_batch(Database& db, std::span<const Operation* const> ops, TransactionMode mode);
+/// Runs writes as one transaction opened with BEGIN IMMEDIATE (whatever
+/// database.transaction says: the batch takes the write lock once, and when
+/// it cannot, every operation fails at once with that BUSY), each operation
+/// inside its own SAVEPOINT: a failing operation is rolled back alone. When
+/// its savepoint cannot be rolled back, or the final COMMIT fails, the whole
+/// transaction is rolled back and every outcome becomes a failure, so nobody
+/// is told their write succeeded unless the COMMIT made it durable.
+std::vector<OpOutcome> run_batch(Database& db, std::span<const Operation* const> ops);
 
 /// Adds one failure of class `errc` to the matching DbStats counter.
 void count_failure(DbStats& stats, Errc errc);

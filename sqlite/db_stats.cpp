@@ -1,0 +1,41 @@
+#include "sqlite/db_stats.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace busylab {
+
+void DbStats::record_request_wait(std::int64_t waited_ms, std::int64_t waits) {
+  if (waits <= 0) return;
+  requests_waited.fetch_add(1, std::memory_order_relaxed);
+  if (waits > 1) requests_waited_several.fetch_add(1, std::memory_order_relaxed);
+  request_wait_ms.record(static_cast<std::uint64_t>(waited_ms));
+}
+
+nlohmann::json DbStats::to_json() const {
+  const Histogram wait = request_wait_ms.snapshot();
+  auto get = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  return {{"busy_handler_calls", get(busy_handler_calls)},
+          {"busy_sleeps", get(busy_sleeps)},
+          {"busy_sleep_ms", get(busy_sleep_ms)},
+          {"busy_gave_up", get(busy_gave_up)},
+          {"lock_waits", get(lock_waits)},
+          {"busy_failures", get(busy_failures)},
+          {"busy_snapshot_failures", get(busy_snapshot_failures)},
+          {"full_failures", get(full_failures)},
+          {"readonly_failures", get(readonly_failures)},
+          {"fatal_failures", get(fatal_failures)},
+          {"other_failures", get(other_failures)},
+          {"connections_opened", get(connections_opened)},
+          {"connections_replaced", get(connections_replaced)},
+          {"transactions_committed", get(transactions_committed)},
+          {"writes_committed", get(writes_committed)},
+          {"io_thread_violations", get(io_thread_violations)},
+          {"busy_wait_per_request",
+           {{"requests_waited", get(requests_waited)},
+            {"waited_several_times", get(requests_waited_several)},
+            {"p50_ms", wait.percentile(0.5)},
+            {"p99_ms", wait.percentile(0.99)},
+            {"max_ms", wait.max()}}}};
+}
+
+}  // namespace busylab

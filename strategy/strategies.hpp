@@ -1,0 +1,35 @@
+#pragma once
+// Inside strategy/: the four strategies' factories and what they share.
+// Users include strategy/strategy.hpp.
+
+#include <memory>
+
+#include "pool/connection_pool.hpp"
+#include "strategy/strategy.hpp"
+
+namespace busylab {
+
+std::unique_ptr<Strategy> make_per_request_strategy(boost::asio::any_io_executor ex, const DatabaseOptions& db,
+                                                    const PoolOptions& pool, DbStats& stats);
+std::unique_ptr<Strategy> make_pooled_strategy(boost::asio::any_io_executor ex, const DatabaseOptions& db,
+                                               const PoolOptions& pool, DbStats& stats);
+std::unique_ptr<Strategy> make_single_writer_strategy(boost::asio::any_io_executor ex, const DatabaseOptions& db,
+                                                      const PoolOptions& pool, DbStats& stats);
+std::unique_ptr<Strategy> make_batched_strategy(boost::asio::any_io_executor ex, const DatabaseOptions& db,
+                                                const PoolOptions& pool, DbStats& stats);
+
+/// The ConnectionPool options pool.* gives, for a pool of `size` slots.
+ConnectionPool::Options connection_pool_options(const PoolOptions& p, std::size_t size);
+
+/// Opens a connection for every slot of `pool` now (start-up). Throws SqliteError.
+void open_all(ConnectionPool& pool, const DatabaseOptions& db, DbStats& stats);
+
+/// Runs `op` on a kept connection, opening it first when it is not open (at
+/// start or after a fatal error closed it); closes it after a fatal error.
+/// On a DB thread.
+OpOutcome run_on_slot(ConnectionPool::Slot& slot, const Operation& op, const DatabaseOptions& db, DbStats& stats);
+
+/// Runs `op` on a fresh connection, closed afterwards (per_request). On a DB thread.
+OpOutcome run_on_fresh_connection(const Operation& op, const DatabaseOptions& db, DbStats& stats);
+
+}  // namespace busylab

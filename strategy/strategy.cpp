@@ -1,0 +1,99 @@
+#include "strategy/strategy.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "sqlite/database.hpp"
+#include "sqlite/db_stats.hpp"
+#include "sqlite/sqlite_error.hpp"
+#include "strategy/strategies.hpp"
+
+namespace busylab {
+
+namespace {
+
+// Opening runs pragmas that may meet a lock (busy: 503 like any other wait)
+// or a broken file (fatal: 500).
+OpOutcome open_failure(const SqliteError& e, DbStats& stats) {
+  OpOutcome out = OpOutcome::failure(classify_sqlite(e.code()), e.what());
+  if (out.errc == Errc::kInternal) out.errc = Errc::kFatal;
+  out.sqlite_code = e.code();
+  count_failure(stats, out.errc);
+  return out;
+}
+
+std::uint64_t field(const nlohmann::json& stats, const char* object, const char* key) {
+  const auto it = stats.find(object);
+  return it != stats.end() && it->is_object() ? it->value(key, std::uint64_t{0}) : 0;
+}
+
+}  // namespace
+
+ConnectionPool::Options connection_pool_options(const PoolOptions& p, std::size_t size) {
+  ConnectionPool::Options o;
+  o.size = size;
+  o.max_waiters = static_cast<std::size_t>(p.max_waiters);
+  o.checkout_timeout = std::chrono::milliseconds(p.checkout_timeout_ms);
+  o.queue_target = std::chrono::milliseconds(p.queue_target_ms);
+  o.queue_interval = std::chrono::milliseconds(p.queue_interval_ms);
+  return o;
+}
+
+void open_all(ConnectionPool& pool, const DatabaseOptions& db, DbStats& stats) {
+  for (std::size_t i = 0; i < pool.size(); ++i) pool.slot_for_setup(i) = std::make_unique<Database>(db, &stats);
+}
+
+OpOutcome run_on_slot(ConnectionPool::Slot& slot, const Operation& op, const DatabaseOptions& db, DbStats& stats) {
+  if (!slot) {
+    try {
+      slot = std::make_unique<Database>(db, &stats);
+    } catch (const SqliteError& e) {
+      return open_failure(e, stats);
+    }
+  }
+  OpOutcome out = run_operation(*slot, op, db.transaction);
+  if (is_fatal(out.errc)) {
+    // Never lend a connection that hit IOERR/CORRUPT again; the next
+    // borrower opens a fresh one.
+    spdlog::warn("closing connection after {}: {}", sqlite_code_name(out.sqlite_code), out.message);
+    slot.reset();
+    stats.connections_replaced.fetch_add(1, std::memory_order_relaxed);
+  }
+  return out;
+}
+
+OpOutcome run_on_fresh_connection(const Operation& op, const DatabaseOptions& db, DbStats& stats) {
+  try {
+    Database connection(db, &stats);
+    return run_operation(connection, op, db.transaction);
+  } catch (const SqliteError& e) {
+    return open_failure(e, stats);
+  }
+}
+
+std::uint64_t total_pool_timeouts(const nlohmann::json& s) {
+  return field(s, "pool", "checkout_timeouts") + field(s, "writer", "queue_timeouts");
+}
+
+std::uint64_t total_shed(const nlohmann::json& s) {
+  return field(s, "pool", "shed");
+}
+
+std::unique_ptr<Strategy> make_strategy(const DatabaseOptions& db, const PoolOptions& pool,
+                                        boost::asio::any_io_executor executor, DbStats& stats) {
+  switch (pool.strategy) {
+    case StrategyKind::kPerRequest:
+      return make_per_request_strategy(executor, db, pool, stats);
+    case StrategyKind::kPool:
+      return make_pooled_strategy(executor, db, pool, stats);
+    case StrategyKind::kSingleWriter:
+      return make_single_writer_strategy(executor, db, pool, stats);
+    case StrategyKind::kBatched:
+      return make_batched_strategy(executor, db, pool, stats);
+  }
+  throw std::logic_error("unknown strategy");
+}
+
+}  // namespace busylab
