@@ -74,6 +74,21 @@ int status_for_read_error(const beast::error_code& ec) {
   return 0;
 }
 
+// Feeds the parser what `buffer` already holds, consuming what it used.
+// Leaves `ec` clear when the parser wants more input than there is.
+void parse_buffered(http::request_parser<http::string_body>& parser, beast::flat_buffer& buffer,
+                    beast::error_code& ec) {
+  while (!parser.is_done() && buffer.size() > 0) {
+    const std::size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_more) {
+      ec = {};
+      return;
+    }
+    if (ec || used == 0) return;
+  }
+}
+
 // The parts of every answer that never change, built once.
 constexpr std::string_view kFixedHeaders = "Server: busylab\r\nContent-Type: application/json\r\n";
 
@@ -180,6 +195,8 @@ struct HttpServer::Impl {
     handle->executor = socket.get_executor();
     beast::tcp_stream stream(std::move(socket));
     handle->stream = &stream;
+    beast::error_code nonblocking_ec;
+    stream.socket().non_blocking(true, nonblocking_ec);
     std::list<std::shared_ptr<SessionHandle>>::iterator position;
     {
       std::lock_guard lock(sessions_mutex);
@@ -233,12 +250,24 @@ struct HttpServer::Impl {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(s.header_limit));
       parser.body_limit(static_cast<std::uint64_t>(s.body_limit));
-      stream.expires_after(std::chrono::milliseconds(s.header_timeout_ms));
-      auto [header_ec, header_n] =
-          co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-      if (header_ec) {
-        co_await reject(stream, header_ec);
+      parser.eager(true);
+      // A small request usually arrives whole in one read: parse what is
+      // buffered first, and read (with the header and body timeouts) only
+      // for what is missing. Saves an asynchronous operation and its timer.
+      beast::error_code parse_ec;
+      parse_buffered(parser, buffer, parse_ec);
+      if (parse_ec) {
+        co_await reject(stream, parse_ec);
         co_return;
+      }
+      if (!parser.is_header_done()) {
+        stream.expires_after(std::chrono::milliseconds(s.header_timeout_ms));
+        auto [header_ec, header_n] =
+            co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+        if (header_ec) {
+          co_await reject(stream, header_ec);
+          co_return;
+        }
       }
       if (!parser.is_done()) {
         if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
@@ -264,8 +293,22 @@ struct HttpServer::Impl {
       const bool keep_alive = req.keep_alive() && !draining.load();
       out.clear();
       append_response(out, result, req.version(), keep_alive, req.method() == http::verb::head);
-      stream.expires_after(std::chrono::milliseconds(s.write_timeout_ms));
-      auto [write_ec, write_n] = co_await asio::async_write(stream, asio::buffer(out), asio::as_tuple(asio::use_awaitable));
+      // The socket is non-blocking: a small answer usually fits the send
+      // buffer at once. Only a rest that does not goes through an
+      // asynchronous write with the write timeout.
+      beast::error_code write_ec;
+      std::size_t written = stream.socket().write_some(asio::buffer(out), write_ec);
+      if (write_ec == asio::error::would_block || write_ec == asio::error::try_again) {
+        write_ec = {};
+        written = 0;
+      }
+      if (!write_ec && written < out.size()) {
+        stream.expires_after(std::chrono::milliseconds(s.write_timeout_ms));
+        auto [ec, n] =
+            co_await asio::async_write(stream, asio::buffer(out.data() + written, out.size() - written),
+                                       asio::as_tuple(asio::use_awaitable));
+        write_ec = ec;
+      }
       if (write_ec || !keep_alive) co_return;
     }
   }

@@ -185,7 +185,12 @@ void Database::exec(std::string_view sql) {
 
 void Database::run(std::string_view sql) {
   Statement& s = cached(sql);
-  while (s.step()) {
+  try {
+    while (s.step()) {
+    }
+  } catch (const SqliteError& e) {
+    // Name the statement, as sqlite3_exec's errors did ("COMMIT: database is locked").
+    throw SqliteError(e.code(), std::string(sql) + ": " + e.what());
   }
   s.reset();
 }

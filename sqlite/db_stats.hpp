@@ -15,7 +15,7 @@ struct DbStats {
   std::atomic<std::uint64_t> busy_sleeps{0};             // times we did sleep
   std::atomic<std::uint64_t> busy_sleep_ms{0};           // total milliseconds slept waiting for locks
   std::atomic<std::uint64_t> busy_gave_up{0};            // waits that ended at busy_timeout
-  std::atomic<std::uint64_t> lock_waits{0};              // lock attempts that had to wait (each gets busy_timeout)
+  std::atomic<std::uint64_t> lock_waits{0};              // lock attempts that found the lock held (each gets busy_timeout)
   std::atomic<std::uint64_t> busy_failures{0};           // requests failed with SQLITE_BUSY / LOCKED
   std::atomic<std::uint64_t> busy_snapshot_failures{0};  // requests failed with SQLITE_BUSY_SNAPSHOT
   std::atomic<std::uint64_t> full_failures{0};           // SQLITE_FULL (size guard or disk)
@@ -31,7 +31,7 @@ struct DbStats {
   // Per request (operation), the total time the busy handler slept across
   // all of its lock attempts: SQLite's busy timeout applies per attempt, so
   // one request can wait several times.
-  std::atomic<std::uint64_t> requests_waited{0};          // requests whose busy handler slept at all
+  std::atomic<std::uint64_t> requests_waited{0};          // requests that found a lock held at least once
   std::atomic<std::uint64_t> requests_waited_several{0};  // ... in more than one lock attempt
   AtomicHistogram request_wait_ms;                        // total ms slept, for requests that waited
 

@@ -109,6 +109,8 @@ std::vector<OpOutcome> Writer::run(const std::vector<Job>& batch) {
       outs = run_batch(*connection_, ops);
     }
   } catch (const std::exception& e) {
+    // A bug in an operation (run_operation rethrows what is not a SQLite error).
+    spdlog::error("writer: unexpected error: {}", e.what());
     outs.assign(batch.size(), OpOutcome::failure(Errc::kInternal, e.what()));
   }
   for (const auto& o : outs) {
