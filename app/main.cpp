@@ -64,7 +64,9 @@ int serve(const std::optional<std::string>& config_path, const std::vector<std::
 
   std::unique_ptr<busylab::HttpServer> server;
   try {
-    server = std::make_unique<busylab::HttpServer>(config);
+    // Signal handling is installed before the socket is bound: a SIGTERM
+    // sent as soon as the port file appears drains like any other.
+    server = std::make_unique<busylab::HttpServer>(config, /*handle_signals=*/true);
   } catch (const busylab::SqliteError& e) {
     std::cerr << "busylab serve: " << e.what() << " (" << busylab::sqlite_code_name(e.code()) << ")\n";
     return kExitUsage;
@@ -90,7 +92,7 @@ int serve(const std::optional<std::string>& config_path, const std::vector<std::
                busylab::to_string(config.pool.strategy), config.pool.size,
                busylab::to_string(config.database.journal_mode), busylab::to_string(config.database.synchronous),
                config.database.busy_timeout_ms, config.database.path);
-  const auto summary = server->run(/*handle_signals=*/true);
+  const auto summary = server->run();
   std::cout << summary.line() << std::endl;
   // 1 when the grace period ran out with requests in flight: they were cut off.
   return summary.forced ? 1 : 0;

@@ -1,6 +1,8 @@
 #include "loadgen/load_options.hpp"
 
 #include <algorithm>
+#include <boost/beast/core/string.hpp>
+#include <boost/url.hpp>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -8,16 +10,43 @@
 
 namespace busylab::loadgen {
 
-namespace {
+namespace urls = boost::urls;
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
+namespace {
 
 bool has_space_or_control(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; });
+}
+
+std::string port_error(const std::string& shown, std::string_view port_text) {
+  return "URL '" + shown + "': port '" + std::string(port_text) + "' is not a number from 1 to 65535";
+}
+
+// Boost.URL said no (RFC 3986) without saying which part is wrong: name the
+// usual mistakes, else pass its reason on.
+std::string invalid_url_message(std::string_view text, const std::string& shown, const boost::system::error_code& ec) {
+  const auto scheme_end = text.find("://");
+  if (scheme_end == std::string_view::npos) {
+    return "URL '" + shown + "' has no scheme; expected http://HOST[:PORT]/PATH";
+  }
+  const std::string_view rest = text.substr(scheme_end + 3);
+  const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  std::string_view after_host = authority;
+  if (!authority.empty() && authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) return "URL '" + shown + "': unclosed '[' in IPv6 address";
+    after_host = authority.substr(close + 1);
+    if (!after_host.empty() && after_host.front() != ':') {
+      return "URL '" + shown + "': unexpected text after IPv6 address";
+    }
+  }
+  if (const auto colon = after_host.rfind(':'); colon != std::string_view::npos) {
+    const std::string_view port_text = after_host.substr(colon + 1);
+    const bool digits = std::all_of(port_text.begin(), port_text.end(),
+                                    [](unsigned char c) { return std::isdigit(c) != 0; });
+    if (!digits) return port_error(shown, port_text);
+  }
+  return "URL '" + shown + "' is not a valid URL (" + ec.message() + "); expected http://HOST[:PORT]/PATH";
 }
 
 }  // namespace
@@ -40,58 +69,72 @@ Url parse_url(std::string_view text) {
   const std::string shown(text);
   if (text.empty()) throw LoadArgumentError("URL is empty; expected e.g. http://127.0.0.1:8080/rows");
   if (has_space_or_control(text)) throw LoadArgumentError("URL '" + shown + "' contains spaces or control characters");
-  const auto scheme_end = text.find("://");
-  if (scheme_end == std::string_view::npos) {
+
+  // RFC 3986 parsing is Boost.URL's; what follows only decides what busylab
+  // load accepts of a valid URL.
+  const auto parsed = urls::parse_uri(urls::string_view(text.data(), text.size()));
+  if (!parsed) throw LoadArgumentError(invalid_url_message(text, shown, parsed.error()));
+  const urls::url_view& u = *parsed;
+  // "host:port/path" parses as scheme "host" with a path and no authority.
+  if (!u.has_authority()) {
     throw LoadArgumentError("URL '" + shown + "' has no scheme; expected http://HOST[:PORT]/PATH");
   }
-  const auto scheme = text.substr(0, scheme_end);
-  if (iequals(scheme, "https")) {
+  if (u.scheme_id() == urls::scheme::https) {
     throw LoadArgumentError("https is not supported: busylab load speaks plain HTTP/1.1 (use http://)");
   }
-  if (!iequals(scheme, "http")) {
-    throw LoadArgumentError("URL scheme '" + std::string(scheme) + "' is not supported; use http://");
+  if (u.scheme_id() != urls::scheme::http) {
+    const auto given = u.scheme();
+    throw LoadArgumentError("URL scheme '" + std::string(given.data(), given.size()) +
+                            "' is not supported; use http://");
   }
-  std::string_view rest = text.substr(scheme_end + 3);
-  const auto path_start = rest.find_first_of("/?");
-  std::string_view authority = rest.substr(0, path_start);
+  // Boost 1.81 reads "h:80x/" as port 80 and path "x/"; the authority it
+  // parsed must be exactly the text between "://" and the path.
+  {
+    std::string_view raw = text.substr(text.find("://") + 3);
+    raw = raw.substr(0, raw.find_first_of("/?#"));
+    const auto parsed_authority = u.encoded_authority();
+    if (raw != std::string_view(parsed_authority.data(), parsed_authority.size())) {
+      throw LoadArgumentError(invalid_url_message(text, shown, boost::system::error_code()));
+    }
+  }
+  if (u.has_userinfo()) throw LoadArgumentError("URL '" + shown + "': user info is not supported");
+  if (u.encoded_host().empty()) throw LoadArgumentError("URL '" + shown + "' has no host");
+
   Url url;
-  if (path_start != std::string_view::npos) {
-    url.target = std::string(rest.substr(path_start));
-    if (url.target[0] == '?') url.target = "/" + url.target;
+  switch (u.host_type()) {
+    case urls::host_type::ipv4:
+      url.host = u.host_ipv4_address().to_string();
+      break;
+    case urls::host_type::ipv6:
+      url.host = u.host_ipv6_address().to_string();  // without the brackets
+      break;
+    case urls::host_type::name:
+      url.host = u.host_name();  // percent escapes decoded
+      if (has_space_or_control(url.host) || url.host.find_first_of(":[]") != std::string::npos) {
+        throw LoadArgumentError("URL '" + shown + "': '" + url.host + "' is not a host name");
+      }
+      break;
+    default:
+      throw LoadArgumentError("URL '" + shown + "': only host names, IPv4 and [IPv6] addresses are supported");
   }
-  if (authority.find('@') != std::string_view::npos)
-    throw LoadArgumentError("URL '" + shown + "': user info is not supported");
-  std::string_view port_text;
-  if (!authority.empty() && authority[0] == '[') {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) throw LoadArgumentError("URL '" + shown + "': unclosed '[' in IPv6 address");
-    url.host = std::string(authority.substr(1, close - 1));
-    const auto after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') throw LoadArgumentError("URL '" + shown + "': unexpected text after IPv6 address");
-      port_text = after.substr(1);
-      if (port_text.empty()) throw LoadArgumentError("URL '" + shown + "': empty port");
-    }
-  } else {
-    const auto colon = authority.rfind(':');
-    if (colon != std::string_view::npos) {
-      url.host = std::string(authority.substr(0, colon));
-      port_text = authority.substr(colon + 1);
-      if (port_text.empty()) throw LoadArgumentError("URL '" + shown + "': empty port");
-    } else {
-      url.host = std::string(authority);
-    }
-  }
-  if (url.host.empty()) throw LoadArgumentError("URL '" + shown + "' has no host");
-  if (!port_text.empty()) {
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
+
+  if (u.has_port()) {
+    const std::string_view port_text(u.port().data(), u.port().size());  // digits only (RFC 3986 grammar)
+    if (port_text.empty()) throw LoadArgumentError("URL '" + shown + "': empty port");
+    // Read here rather than with port_number(): Boost 1.81 wraps some values
+    // above 65535 (99999 becomes 34463) instead of reporting them.
+    unsigned long value = 0;
+    const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
     if (ec != std::errc() || end != port_text.data() + port_text.size() || value == 0 || value > 65535) {
-      throw LoadArgumentError("URL '" + shown + "': port '" + std::string(port_text) +
-                              "' is not a number from 1 to 65535");
+      throw LoadArgumentError(port_error(shown, port_text));
     }
     url.port = static_cast<std::uint16_t>(value);
   }
+
+  // Path and query as sent on the request line; a #fragment is never sent.
+  const auto target = u.encoded_target();
+  url.target.assign(target.data(), target.size());
+  if (url.target.empty() || url.target.front() != '/') url.target.insert(0, "/");
   return url;
 }
 
@@ -171,9 +214,9 @@ std::string serialize_request(const LoadOptions& o) {
   bool has_host = false, has_length = false, has_connection = false;
   for (const auto& h : o.headers) {
     auto [name, value] = split_header(h);
-    has_host = has_host || iequals(name, "host");
-    has_length = has_length || iequals(name, "content-length");
-    has_connection = has_connection || iequals(name, "connection");
+    has_host = has_host || boost::beast::iequals(name, "host");
+    has_length = has_length || boost::beast::iequals(name, "content-length");
+    has_connection = has_connection || boost::beast::iequals(name, "connection");
     r.append(name).append(": ").append(value).append("\r\n");
   }
   if (!has_host) r.append("Host: ").append(o.url.authority()).append("\r\n");

@@ -24,8 +24,10 @@ struct Url {
   std::string authority() const;  // host[:port] for the Host header
 };
 
-/// Parses http://host[:port][/path][?query]. https and other schemes, a
-/// missing host, a bad port or whitespace throw LoadArgumentError.
+/// Parses http://host[:port][/path][?query] with Boost.URL (RFC 3986).
+/// https and other schemes, user info, a missing host, a bad port,
+/// whitespace or anything else that is not a valid URL throw
+/// LoadArgumentError. A #fragment is dropped (never sent), as clients do.
 Url parse_url(std::string_view text);
 
 /// "10s", "500ms", "2m", "1h", "1.5s", "250us"; a bare number is seconds.

@@ -125,7 +125,7 @@ class ConnectionPool {
                                    boost::asio::execution::outstanding_work.tracked)) {}
     void run(Slot& slot) override {
       try {
-        out = fn(slot);
+        out = (*fn)(slot);
       } catch (...) {
         error = std::current_exception();
         out = OpOutcome::failure(Errc::kInternal, "the operation threw an exception");
@@ -133,12 +133,16 @@ class ConnectionPool {
     }
     void set(OpOutcome o) override { out = std::move(o); }
     void complete() override {
+      // The work and what it captured go first, here: once the outcome is
+      // posted the requester may resume (on another thread) and end, and
+      // nothing the work holds may outlive that.
+      fn.reset();
       boost::asio::post(home, [h = std::move(handler), e = error, o = std::move(out)]() mutable {
         std::move(h)(e, std::move(o));
       });
     }
     Handler handler;
-    Fn fn;
+    std::optional<Fn> fn;
     boost::asio::any_io_executor home;
     OpOutcome out;
     std::exception_ptr error;

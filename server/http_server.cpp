@@ -128,8 +128,18 @@ void append_response(std::string& out, const HttpResponse& r, unsigned version, 
 }  // namespace
 
 struct HttpServer::Impl {
-  explicit Impl(Config c)
+  Impl(Config c, bool handle_signals)
       : config(std::move(c)), ioc(config.server.effective_threads()), acceptor(asio::make_strand(ioc)) {
+    // Signals first: once the socket is bound a client (or a supervisor that
+    // watches the port file) may send SIGINT/SIGTERM at any moment, and the
+    // default action would kill the process without drain, checkpoint or
+    // summary. signal_set installs its handler now; a signal that arrives
+    // before run() is kept and delivered once the io_context runs, and then
+    // starts the usual graceful shutdown.
+    if (handle_signals) {
+      signals.emplace(ioc, SIGINT, SIGTERM);
+      wait_signal();
+    }
     prepare_database(config.database, db_stats);
     strategy = make_strategy(config.database, config.pool, ioc.get_executor(), db_stats);
     handlers = std::make_unique<Handlers>(config, *strategy, stats, db_stats, draining);
@@ -414,7 +424,8 @@ struct HttpServer::Impl {
   std::list<std::shared_ptr<SessionHandle>> sessions;
 };
 
-HttpServer::HttpServer(Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+HttpServer::HttpServer(Config config, bool handle_signals)
+    : impl_(std::make_unique<Impl>(std::move(config), handle_signals)) {}
 HttpServer::~HttpServer() = default;
 
 std::string HttpServer::address() const {
@@ -440,12 +451,8 @@ void HttpServer::stop() {
   asio::post(impl_->ioc, [impl = impl_.get()] { impl->begin_shutdown(); });
 }
 
-ShutdownSummary HttpServer::run(bool handle_signals) {
+ShutdownSummary HttpServer::run() {
   Impl& m = *impl_;
-  if (handle_signals) {
-    m.signals.emplace(m.ioc, SIGINT, SIGTERM);
-    m.wait_signal();
-  }
   asio::co_spawn(m.acceptor.get_executor(), m.accept_loop(), [](std::exception_ptr e) {
     if (!e) return;
     try {

@@ -35,11 +35,16 @@ struct ShutdownSummary {
 
 class HttpServer {
  public:
-  /// Prepares the database (schema, journal mode), opens the strategy's
-  /// connections and binds the listening socket. Throws SqliteError when the
-  /// database cannot be opened or is not a database, and
-  /// boost::system::system_error when the address cannot be bound.
-  explicit HttpServer(Config config);
+  /// With `handle_signals`, first takes over SIGINT and SIGTERM (before
+  /// anything else, so that a signal sent as soon as the port is bound or
+  /// announced is never handled by the default action); a signal that
+  /// arrives before run() is kept and begins the graceful shutdown as soon
+  /// as run() starts. Then prepares the database (schema, journal mode),
+  /// opens the strategy's connections and binds the listening socket. Throws
+  /// SqliteError when the database cannot be opened or is not a database,
+  /// and boost::system::system_error when the address cannot be bound.
+  /// In-process users (tests) pass false and stop the server with stop().
+  explicit HttpServer(Config config, bool handle_signals = false);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -48,11 +53,12 @@ class HttpServer {
   std::string address() const;
   std::uint16_t port() const;
 
-  /// Serves until stop() or, with `handle_signals`, SIGINT/SIGTERM; then
-  /// drains (bounded by server.shutdown_grace_ms), closes the strategy and
-  /// checkpoints the WAL. A second signal while draining exits the process
-  /// at once with status 1. Blocks; call once.
-  ShutdownSummary run(bool handle_signals);
+  /// Serves until stop() or, when constructed with `handle_signals`,
+  /// SIGINT/SIGTERM (including one received between construction and this
+  /// call); then drains (bounded by server.shutdown_grace_ms), closes the
+  /// strategy and checkpoints the WAL. A second signal while draining exits
+  /// the process at once with status 1. Blocks; call once.
+  ShutdownSummary run();
 
   /// Begins the graceful shutdown. Thread-safe; idempotent.
   void stop();

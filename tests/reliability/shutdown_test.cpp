@@ -1,7 +1,9 @@
 // SIGTERM under load drains cleanly: exit status 0, every acknowledged write
 // in the database, no answer other than 2xx, 503 or a closed connection, the
 // WAL checkpointed. A second SIGTERM while the drain waits on a locked
-// database exits at once with status 1 and leaves a sound database.
+// database exits at once with status 1 and leaves a sound database. A SIGTERM
+// sent the instant the port file appears (before the server runs its event
+// loop) drains like any other instead of killing the process.
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -186,6 +188,58 @@ TEST_P(Shutdown, SecondSigtermWhileDrainingExitsAtOnce) {
             << " integrity=" << integrity << std::endl;
   EXPECT_EQ(integrity, "ok");
   EXPECT_EQ(table, (std::multiset<std::string>{"before-lock"}));
+}
+
+// The port file is written (and "listening on" printed) before the server
+// runs its event loop. SIGINT/SIGTERM handling is installed before the socket
+// is bound, so a supervisor that signals the moment the port file appears
+// still gets the graceful path: exit status 0 and the summary line, not death
+// by the default action (status 128 + 15). The window is short, so several
+// servers are started and each is signalled as soon as its file exists.
+TEST(ShutdownBeforeReady, SigtermTheInstantThePortFileAppearsStillDrains) {
+  constexpr int kServers = 5;
+  TempDir dir;
+  std::string exits;
+  for (int i = 0; i < kServers; ++i) {
+    SCOPED_TRACE("server " + std::to_string(i));
+    const std::string port_file = dir.file("port-" + std::to_string(i));
+    auto server = start_server(dir, dir.file("early-" + std::to_string(i) + ".db"), port_file, {});
+
+    // No sleep: spin until the file exists (it is renamed into place whole),
+    // then signal at once. Stop early if the server exits on its own.
+    bool appeared = false;
+    std::optional<int> exited_early;
+    const auto deadline = Clock::now() + 20s;
+    std::error_code ec;
+    while (Clock::now() < deadline) {
+      if (std::filesystem::exists(port_file, ec)) {
+        appeared = true;
+        break;
+      }
+      exited_early = server->wait(0ms);
+      if (exited_early) break;
+      std::this_thread::yield();
+    }
+    if (appeared) server->signal(SIGTERM);
+    const auto status = server->wait(appeared ? std::chrono::milliseconds(20s) : 0ms);
+    if (!status) server->signal(SIGKILL);
+    ASSERT_TRUE(appeared) << (exited_early ? "server exited with " + std::to_string(*exited_early) +
+                                                 " before writing the port file"
+                                           : std::string("no port file after 20 s"))
+                          << "; stderr: " << server->err();
+    ASSERT_TRUE(status) << "server still running 20 s after SIGTERM; stderr: " << server->err();
+    exits += (exits.empty() ? "" : ",") + std::to_string(*status);
+
+    const std::string out = server->out();
+    const std::string err = server->err();
+    EXPECT_EQ(*status, 0) << "SIGTERM right after the port file appeared"
+                          << (*status == 128 + SIGTERM ? " killed the server (default action)" : "")
+                          << "; stdout: " << out << "; stderr: " << err;
+    EXPECT_NE((out + err).find("busylab: stopped"), std::string::npos)
+        << "no shutdown summary; stdout: " << out << "; stderr: " << err;
+    EXPECT_EQ(out.find("grace period ran out"), std::string::npos) << out;
+  }
+  std::cout << "reliability: early-sigterm servers=" << kServers << " exits=" << exits << std::endl;
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, Shutdown, ::testing::Values("per_request", "pool", "single_writer", "batched"),

@@ -18,9 +18,9 @@ Config test_config(const TempDir& dir, StrategyKind strategy, int size) {
 TestServer::TestServer(Config config) {
   spdlog::set_level(spdlog::level::from_str(config.server.log_level));
   config.server.port = 0;
-  server_ = std::make_unique<HttpServer>(std::move(config));
+  server_ = std::make_unique<HttpServer>(std::move(config), /*handle_signals=*/false);
   port_ = server_->port();
-  thread_ = std::thread([this] { summary_ = server_->run(/*handle_signals=*/false); });
+  thread_ = std::thread([this] { summary_ = server_->run(); });
 }
 
 TestServer::~TestServer() {

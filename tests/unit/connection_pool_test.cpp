@@ -693,12 +693,16 @@ TEST(ConnectionPool, OverloadedWithCoroutines) {
         [&, wait = gate.waiter()]() -> asio::awaitable<void> {
           // Every fn waits at the gate, so whichever coroutine asks first
           // keeps the slot until all ten have asked.
-          const OpOutcome out = co_await pool.async_run(
-              [wait](Slot&) {
-                wait();
-                return OpOutcome{};
-              },
-              asio::use_awaitable);
+          // A named local, not a lambda temporary inside the co_await
+          // expression: with GCC 12 that closure (holding a shared_ptr) was
+          // destroyed once too often under ASan, the count dropped to zero
+          // while the gate still held it (heap-use-after-free). Naming it
+          // keeps one owner with a plain lifetime.
+          auto fn = [wait](Slot&) {
+            wait();
+            return OpOutcome{};
+          };
+          const OpOutcome out = co_await pool.async_run(fn, asio::use_awaitable);
           if (out.errc == Errc::kOk) {
             ++ok;
           } else if (out.errc == Errc::kOverloaded) {

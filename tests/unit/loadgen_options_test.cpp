@@ -53,6 +53,18 @@ TEST(LoadUrl, RejectsWhatItCannotDo) {
   EXPECT_NE(error_of([] { parse_url(""); }).find("empty"), std::string::npos);
 }
 
+TEST(LoadUrl, FollowsRfc3986) {
+  // Boost.URL's port_number() wraps 99999 to 34463; the port is read from its digits.
+  EXPECT_NE(error_of([] { parse_url("http://h:99999/"); }).find("port '99999'"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_url("http://user:pw@h/"); }).find("user info"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_url("localhost:8080/rows"); }).find("no scheme"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_url("http://h/a%zz"); }).find("not a valid URL"), std::string::npos);
+  EXPECT_EQ(parse_url("http://h:08080/a").port, 8080);
+  const Url fragment = parse_url("http://h/rows?x=1#top");
+  EXPECT_EQ(fragment.target, "/rows?x=1");  // a fragment is never sent
+  EXPECT_EQ(parse_url("http://www%2droot.example/").host, "www-root.example");
+}
+
 TEST(LoadDuration, Units) {
   EXPECT_EQ(parse_duration("10s", "-d"), 10s);
   EXPECT_EQ(parse_duration("10", "-d"), 10s);
