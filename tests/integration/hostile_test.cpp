@@ -17,6 +17,7 @@
 #include "sqlite/db_stats.hpp"
 #include "strategy/strategy.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/sqlite_probe.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_server.hpp"
 
@@ -36,32 +37,6 @@ bool eventually(Pred done) {
   }
   return true;
 }
-
-// Another connection to the database holding its write lock (BEGIN
-// IMMEDIATE) until release() or destruction, like another process's writer.
-class WriteLock {
- public:
-  explicit WriteLock(const std::string& path) {
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) return;
-    held_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
-  }
-  ~WriteLock() {
-    release();
-    sqlite3_close(db_);
-  }
-  WriteLock(const WriteLock&) = delete;
-  WriteLock& operator=(const WriteLock&) = delete;
-
-  bool held() const { return held_; }
-  void release() {
-    if (held_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    held_ = false;
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-  bool held_ = false;
-};
 
 class Hostile : public ::testing::Test {
  protected:
@@ -190,7 +165,7 @@ TEST_F(Hostile, PeerClosingWhileItsWriteIsInTheDatabaseLeavesNoLease) {
   Restart();
   HttpServer& server = server_->server();
   constexpr int kClients = 8;  // pool.size is 2
-  WriteLock lock(config_.database.path);
+  OutsideWriteLock lock(config_.database.path);
   ASSERT_TRUE(lock.held());
   {
     std::vector<std::unique_ptr<HttpClient>> clients;

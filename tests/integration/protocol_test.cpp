@@ -400,23 +400,6 @@ TEST_F(HttpProtocol, Http10WithKeepAliveStaysOpen) {
 
 // ---- fatal SQLite error ------------------------------------------------------------
 
-std::string read_prefix(const std::string& path, std::size_t n) {
-  std::ifstream in(path, std::ios::binary);
-  std::string bytes(n, '\0');
-  in.read(bytes.data(), static_cast<std::streamsize>(n));
-  bytes.resize(static_cast<std::size_t>(in.gcount()));
-  return bytes;
-}
-
-bool overwrite_prefix(const std::string& path, const std::string& bytes) {
-  std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
-  if (!f) return false;
-  f.seekp(0);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  f.flush();
-  return static_cast<bool>(f);
-}
-
 // The database's first page is overwritten in place while the only kept
 // connection is idle: its next statement reads page 1 again (the file change
 // counter differs), finds no SQLite header and fails with SQLITE_NOTADB, a

@@ -24,28 +24,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Holds the database's write lock from its own connection until released.
-class OutsideLock {
- public:
-  explicit OutsideLock(const std::string& path) {
-    sqlite3_open(path.c_str(), &db_);
-    held_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
-  }
-  ~OutsideLock() {
-    release();
-    sqlite3_close(db_);
-  }
-  bool held() const { return held_; }
-  void release() {
-    if (held_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    held_ = false;
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-  bool held_ = false;
-};
-
 // Polls GET /stats until `done(stats)` or 20 s pass; returns the last document.
 template <class Pred>
 nlohmann::json wait_for_stats(std::uint16_t port, Pred done) {
@@ -70,7 +48,7 @@ TEST(Writer, BatchBehindAnOutsideLockWaitsOnceAndFailsEveryJobAtOnce) {
   config.database.transaction = TransactionMode::kDeferred;
   config.database.busy_timeout_ms = 300;
   TestServer server(config);
-  OutsideLock lock(config.database.path);
+  OutsideWriteLock lock(config.database.path);
   ASSERT_TRUE(lock.held());
 
   const Tally held = hammer(server.port(), 10, 1, [](int c, int) {
@@ -108,7 +86,7 @@ TEST_P(WriterQueue, QueuedWriteTimesOutWhileTheWriterIsStuck) {
   config.database.busy_timeout_ms = 20000;
   config.pool.checkout_timeout_ms = 300;
   TestServer server(config);
-  OutsideLock lock(config.database.path);
+  OutsideWriteLock lock(config.database.path);
   ASSERT_TRUE(lock.held());
 
   // The first write reaches the writer, which then waits for the lock.

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 
@@ -39,6 +40,53 @@ inline std::string integrity_check(const std::string& path) {
   sqlite3_finalize(stmt);
   sqlite3_close(db);
   return result;
+}
+
+/// Another connection to the database holding its write lock (BEGIN
+/// IMMEDIATE) until release() or destruction, as another process's writer
+/// would. held() is false when it could not take the lock.
+class OutsideWriteLock {
+ public:
+  explicit OutsideWriteLock(const std::string& path) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) return;
+    held_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
+  ~OutsideWriteLock() {
+    release();
+    sqlite3_close(db_);
+  }
+  OutsideWriteLock(const OutsideWriteLock&) = delete;
+  OutsideWriteLock& operator=(const OutsideWriteLock&) = delete;
+
+  bool held() const { return held_; }
+  void release() {
+    if (held_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    held_ = false;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+  bool held_ = false;
+};
+
+/// The first `n` bytes of a file (fewer when it is shorter).
+inline std::string read_prefix(const std::string& path, std::size_t n) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes(n, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(n));
+  bytes.resize(static_cast<std::size_t>(in.gcount()));
+  return bytes;
+}
+
+/// Writes `bytes` over the start of an existing file, in place (same inode,
+/// same size when `bytes` is not longer than the file).
+inline bool overwrite_prefix(const std::string& path, const std::string& bytes) {
+  std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+  if (!f) return false;
+  f.seekp(0);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  f.flush();
+  return static_cast<bool>(f);
 }
 
 }  // namespace busylab::testing

@@ -40,6 +40,7 @@
 #include "sqlite/sqlite_error.hpp"
 #include "strategy/strategies.hpp"
 #include "strategy/strategy.hpp"
+#include "tests/support/sqlite_probe.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/unit_util.hpp"
 
@@ -48,6 +49,9 @@ namespace {
 
 namespace asio = boost::asio;
 using json = nlohmann::json;
+using testing::OutsideWriteLock;
+using testing::overwrite_prefix;
+using testing::read_prefix;
 using namespace std::chrono_literals;
 
 // How long one request may take before the test gives up on it: far more than
@@ -57,52 +61,6 @@ constexpr auto kPatience = 30s;
 json body_of(const HttpResponse& r) {
   return json::parse(r.body, nullptr, /*allow_exceptions=*/false);
 }
-
-// The first `n` bytes of a file (fewer when it is shorter).
-std::string read_prefix(const std::string& path, std::size_t n) {
-  std::ifstream in(path, std::ios::binary);
-  std::string bytes(n, '\0');
-  in.read(bytes.data(), static_cast<std::streamsize>(n));
-  bytes.resize(static_cast<std::size_t>(in.gcount()));
-  return bytes;
-}
-
-// Writes `bytes` over the start of an existing file, in place (same inode,
-// same size when `bytes` is not longer than the file).
-bool overwrite_prefix(const std::string& path, const std::string& bytes) {
-  std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
-  if (!f) return false;
-  f.seekp(0);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  f.flush();
-  return static_cast<bool>(f);
-}
-
-// Another connection to the file holding the write lock (BEGIN IMMEDIATE)
-// until release() or destruction, like another process's writer.
-class WriteLockHolder {
- public:
-  explicit WriteLockHolder(const std::string& path) {
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) return;
-    held_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
-  }
-  ~WriteLockHolder() {
-    release();
-    sqlite3_close(db_);
-  }
-  WriteLockHolder(const WriteLockHolder&) = delete;
-  WriteLockHolder& operator=(const WriteLockHolder&) = delete;
-
-  bool held() const { return held_; }
-  void release() {
-    if (held_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    held_ = false;
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-  bool held_ = false;
-};
 
 class HandlersTest : public ::testing::Test {
  protected:
@@ -420,7 +378,7 @@ TEST_F(HandlersTest, ControlHealthzAndStats) {
 TEST_F(HandlersTest, HeldWriteLockIs503DatabaseBusyWithRetryAfter) {
   config_.database.busy_timeout_ms = 0;  // give up at once: no waiting in this test
   Start();
-  WriteLockHolder other(config_.database.path);
+  OutsideWriteLock other(config_.database.path);
   ASSERT_TRUE(other.held());
 
   for (const auto& [method, target] :
