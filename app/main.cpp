@@ -25,9 +25,9 @@
 
 #include "common/config_reader.hpp"
 #include "loadgen/load_runner.hpp"
-#include "sqlite/sqlite_error.hpp"
 #include "server/http_server.hpp"
 #include "server/server_options.hpp"
+#include "sqlite/sqlite_error.hpp"
 #include "sweep/experiment.hpp"
 #include "sweep/outputs.hpp"
 #include "sweep/runner.hpp"

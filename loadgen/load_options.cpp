@@ -42,8 +42,8 @@ std::string invalid_url_message(std::string_view text, const std::string& shown,
   }
   if (const auto colon = after_host.rfind(':'); colon != std::string_view::npos) {
     const std::string_view port_text = after_host.substr(colon + 1);
-    const bool digits = std::all_of(port_text.begin(), port_text.end(),
-                                    [](unsigned char c) { return std::isdigit(c) != 0; });
+    const bool digits =
+        std::all_of(port_text.begin(), port_text.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
     if (!digits) return port_error(shown, port_text);
   }
   return "URL '" + shown + "' is not a valid URL (" + ec.message() + "); expected http://HOST[:PORT]/PATH";

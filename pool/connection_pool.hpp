@@ -137,9 +137,8 @@ class ConnectionPool {
       // posted the requester may resume (on another thread) and end, and
       // nothing the work holds may outlive that.
       fn.reset();
-      boost::asio::post(home, [h = std::move(handler), e = error, o = std::move(out)]() mutable {
-        std::move(h)(e, std::move(o));
-      });
+      boost::asio::post(
+          home, [h = std::move(handler), e = error, o = std::move(out)]() mutable { std::move(h)(e, std::move(o)); });
     }
     Handler handler;
     std::optional<Fn> fn;

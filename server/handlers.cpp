@@ -5,11 +5,11 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "server/router.hpp"
 #include "sqlite/db_stats.hpp"
 #include "sqlite/operation.hpp"
 #include "sqlite/sqlite_error.hpp"
 #include "strategy/strategy.hpp"
-#include "server/router.hpp"
 
 namespace busylab {
 

@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "sqlite/database_options.hpp"
 #include "pool/pool_options.hpp"
+#include "sqlite/database_options.hpp"
 
 namespace busylab {
 

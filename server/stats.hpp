@@ -13,7 +13,6 @@
 
 namespace busylab {
 
-
 class ServerStats {
  public:
   void record(Route route, int status);

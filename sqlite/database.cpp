@@ -218,5 +218,4 @@ bool Database::in_transaction() const {
   return db_ && sqlite3_get_autocommit(db_) == 0;
 }
 
-
 }  // namespace busylab

@@ -11,12 +11,12 @@
 namespace busylab {
 
 struct DbStats {
-  std::atomic<std::uint64_t> busy_handler_calls{0};      // times SQLite asked us whether to wait
-  std::atomic<std::uint64_t> busy_sleeps{0};             // times we did sleep
-  std::atomic<std::uint64_t> busy_sleep_ms{0};           // total milliseconds slept waiting for locks
-  std::atomic<std::uint64_t> busy_gave_up{0};            // waits that ended at busy_timeout
-  std::atomic<std::uint64_t> lock_waits{0};              // lock attempts that found the lock held (each gets busy_timeout)
-  std::atomic<std::uint64_t> busy_failures{0};           // requests failed with SQLITE_BUSY / LOCKED
+  std::atomic<std::uint64_t> busy_handler_calls{0};  // times SQLite asked us whether to wait
+  std::atomic<std::uint64_t> busy_sleeps{0};         // times we did sleep
+  std::atomic<std::uint64_t> busy_sleep_ms{0};       // total milliseconds slept waiting for locks
+  std::atomic<std::uint64_t> busy_gave_up{0};        // waits that ended at busy_timeout
+  std::atomic<std::uint64_t> lock_waits{0};          // lock attempts that found the lock held (each gets busy_timeout)
+  std::atomic<std::uint64_t> busy_failures{0};       // requests failed with SQLITE_BUSY / LOCKED
   std::atomic<std::uint64_t> busy_snapshot_failures{0};  // requests failed with SQLITE_BUSY_SNAPSHOT
   std::atomic<std::uint64_t> full_failures{0};           // SQLITE_FULL (size guard or disk)
   std::atomic<std::uint64_t> readonly_failures{0};

@@ -13,9 +13,9 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 
+#include "pool/pool_options.hpp"
 #include "sqlite/database_options.hpp"
 #include "sqlite/operation.hpp"
-#include "pool/pool_options.hpp"
 
 namespace busylab {
 

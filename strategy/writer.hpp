@@ -45,7 +45,7 @@ class Writer {
 
   struct Options {
     std::size_t max_batch = 1;
-    std::size_t max_queued = 4096;                 // pool.max_waiters
+    std::size_t max_queued = 4096;                  // pool.max_waiters
     std::chrono::milliseconds queue_timeout{5000};  // pool.checkout_timeout_ms
   };
 

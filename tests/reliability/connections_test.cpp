@@ -10,8 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include "strategy/strategy.hpp"
 #include "server/stats.hpp"
+#include "strategy/strategy.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/sqlite_probe.hpp"
