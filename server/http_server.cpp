@@ -27,10 +27,10 @@
 #include <vector>
 
 #include "common/thread_role.hpp"
-#include "sqlite/db_stats.hpp"
-#include "strategy/strategy.hpp"
 #include "server/handlers.hpp"
 #include "server/stats.hpp"
+#include "sqlite/db_stats.hpp"
+#include "strategy/strategy.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -231,14 +231,10 @@ struct HttpServer::Impl {
   asio::awaitable<void> write_error(beast::tcp_stream& stream, int status, std::string_view error,
                                     std::string_view detail) {
     stats.record(Route::kUnknown, status);
-    http::response<http::string_body> res{static_cast<http::status>(status), 11};
-    res.set(http::field::server, "busylab");
-    res.set(http::field::content_type, "application/json");
-    res.body() = error_response(status, error, detail).body;
-    res.keep_alive(false);
-    res.prepare_payload();
+    std::string out;
+    append_response(out, error_response(status, error, detail), 11, /*keep_alive=*/false, /*head=*/false);
     stream.expires_after(std::chrono::seconds(2));
-    co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+    co_await asio::async_write(stream, asio::buffer(out), asio::as_tuple(asio::use_awaitable));
   }
 
   asio::awaitable<void> serve(beast::tcp_stream& stream, SessionHandle& handle) {
@@ -314,9 +310,8 @@ struct HttpServer::Impl {
       }
       if (!write_ec && written < out.size()) {
         stream.expires_after(std::chrono::milliseconds(s.write_timeout_ms));
-        auto [ec, n] =
-            co_await asio::async_write(stream, asio::buffer(out.data() + written, out.size() - written),
-                                       asio::as_tuple(asio::use_awaitable));
+        auto [ec, n] = co_await asio::async_write(stream, asio::buffer(out.data() + written, out.size() - written),
+                                                  asio::as_tuple(asio::use_awaitable));
         write_ec = ec;
       }
       if (write_ec || !keep_alive) co_return;

@@ -45,22 +45,30 @@ void open_all(ConnectionPool& pool, const DatabaseOptions& db, DbStats& stats) {
   for (std::size_t i = 0; i < pool.size(); ++i) pool.slot_for_setup(i) = std::make_unique<Database>(db, &stats);
 }
 
+std::optional<OpOutcome> open_if_closed(std::unique_ptr<Database>& connection, const DatabaseOptions& db,
+                                        DbStats& stats) {
+  if (connection) return std::nullopt;
+  try {
+    connection = std::make_unique<Database>(db, &stats);
+    return std::nullopt;
+  } catch (const SqliteError& e) {
+    return open_failure(e, stats);
+  }
+}
+
+bool close_if_fatal(std::unique_ptr<Database>& connection, const OpOutcome& out, DbStats& stats) {
+  if (!is_fatal(out.errc)) return false;
+  // Never use a connection that hit IOERR/CORRUPT again; the next user opens a fresh one.
+  spdlog::warn("closing connection after {}: {}", sqlite_code_name(out.sqlite_code), out.message);
+  connection.reset();
+  stats.connections_replaced.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 OpOutcome run_on_slot(ConnectionPool::Slot& slot, const Operation& op, const DatabaseOptions& db, DbStats& stats) {
-  if (!slot) {
-    try {
-      slot = std::make_unique<Database>(db, &stats);
-    } catch (const SqliteError& e) {
-      return open_failure(e, stats);
-    }
-  }
+  if (auto failed = open_if_closed(slot, db, stats)) return std::move(*failed);
   OpOutcome out = run_operation(*slot, op, db.transaction);
-  if (is_fatal(out.errc)) {
-    // Never lend a connection that hit IOERR/CORRUPT again; the next
-    // borrower opens a fresh one.
-    spdlog::warn("closing connection after {}: {}", sqlite_code_name(out.sqlite_code), out.message);
-    slot.reset();
-    stats.connections_replaced.fetch_add(1, std::memory_order_relaxed);
-  }
+  close_if_fatal(slot, out, stats);
   return out;
 }
 

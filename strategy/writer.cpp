@@ -9,7 +9,7 @@
 
 #include "sqlite/database.hpp"
 #include "sqlite/db_stats.hpp"
-#include "sqlite/sqlite_error.hpp"
+#include "strategy/strategies.hpp"
 
 namespace asio = boost::asio;
 
@@ -47,10 +47,9 @@ void Writer::enqueue(Operation op, Handler handler, asio::any_io_executor home) 
       if (!stopping) ++rejected_;
       lock.unlock();
       Job job{std::move(op), std::move(handler), std::move(home), {}};
-      complete(job,
-               stopping ? OpOutcome::failure(Errc::kShuttingDown, "server is shutting down")
-                        : OpOutcome::failure(Errc::kOverloaded, "write queue full (pool.max_waiters = " +
-                                                                     std::to_string(options_.max_queued) + ")"));
+      complete(job, stopping ? OpOutcome::failure(Errc::kShuttingDown, "server is shutting down")
+                             : OpOutcome::failure(Errc::kOverloaded, "write queue full (pool.max_waiters = " +
+                                                                         std::to_string(options_.max_queued) + ")"));
       return;
     }
     queue_.push_back(Job{std::move(op), std::move(handler), std::move(home), std::chrono::steady_clock::now()});
@@ -86,17 +85,10 @@ std::optional<DeadlineTimer::Clock::time_point> Writer::expire_queued(DeadlineTi
 }
 
 std::vector<OpOutcome> Writer::run(const std::vector<Job>& batch) {
-  if (!connection_) {
-    try {
-      connection_ = std::make_unique<Database>(db_, &stats_);
-    } catch (const SqliteError& e) {
-      // Opening runs pragmas that may meet a lock (busy: 503) or a broken file (500).
-      OpOutcome out = OpOutcome::failure(classify_sqlite(e.code()), e.what());
-      if (out.errc == Errc::kInternal) out.errc = Errc::kFatal;
-      out.sqlite_code = e.code();
-      for (std::size_t i = 0; i < batch.size(); ++i) count_failure(stats_, out.errc);
-      return std::vector<OpOutcome>(batch.size(), out);
-    }
+  if (auto failed = open_if_closed(connection_, db_, stats_)) {
+    // Every write of the batch fails; open_if_closed counted one of them.
+    for (std::size_t i = 1; i < batch.size(); ++i) count_failure(stats_, failed->errc);
+    return std::vector<OpOutcome>(batch.size(), *failed);
   }
   std::vector<OpOutcome> outs;
   try {
@@ -114,13 +106,7 @@ std::vector<OpOutcome> Writer::run(const std::vector<Job>& batch) {
     outs.assign(batch.size(), OpOutcome::failure(Errc::kInternal, e.what()));
   }
   for (const auto& o : outs) {
-    if (is_fatal(o.errc)) {
-      // Never use a connection that hit IOERR/CORRUPT again; reopen next round.
-      spdlog::warn("closing the write connection after {}: {}", sqlite_code_name(o.sqlite_code), o.message);
-      connection_.reset();
-      stats_.connections_replaced.fetch_add(1, std::memory_order_relaxed);
-      break;
-    }
+    if (close_if_fatal(connection_, o, stats_)) break;
   }
   return outs;
 }
@@ -185,19 +171,21 @@ nlohmann::json Writer::stats_json() const {
   const Histogram sizes = batch_sizes_.snapshot();
   const Histogram wait = queue_wait_us_.snapshot();
   std::lock_guard lock(mutex_);
-  return {{"max_batch", options_.max_batch},
-          {"queued", queue_.size()},
-          {"max_queued_seen", max_queued_},
-          {"rejected_queue_full", rejected_},
-          {"queue_timeouts", timed_out_},
-          {"in_batch", in_batch_},
-          {"queue_wait_ms",
-           {{"p50", wait.percentile(0.5) / 1000.0},
-            {"p99", wait.percentile(0.99) / 1000.0},
-            {"max", wait.max() / 1000.0}}},
-          {"batches", sizes.count()},
-          {"batch_size",
-           {{"mean", sizes.mean()}, {"p50", sizes.percentile(0.5)}, {"p99", sizes.percentile(0.99)}, {"max", sizes.max()}}}};
+  return {
+      {"max_batch", options_.max_batch},
+      {"queued", queue_.size()},
+      {"max_queued_seen", max_queued_},
+      {"rejected_queue_full", rejected_},
+      {"queue_timeouts", timed_out_},
+      {"in_batch", in_batch_},
+      {"queue_wait_ms",
+       {{"p50", wait.percentile(0.5) / 1000.0}, {"p99", wait.percentile(0.99) / 1000.0}, {"max", wait.max() / 1000.0}}},
+      {"batches", sizes.count()},
+      {"batch_size",
+       {{"mean", sizes.mean()},
+        {"p50", sizes.percentile(0.5)},
+        {"p99", sizes.percentile(0.99)},
+        {"max", sizes.max()}}}};
 }
 
 }  // namespace busylab
