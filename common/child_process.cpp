@@ -2,11 +2,15 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
+#include <system_error>
 #include <thread>
 
 namespace busylab {
@@ -19,28 +23,51 @@ std::string slurp(const std::string& path) {
   return s.str();
 }
 int next_id() {
-  static int id = 0;
+  static std::atomic<int> id{0};
   return ++id;
 }
 }  // namespace
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& dir) {
+  if (argv.empty()) throw std::invalid_argument("ChildProcess: no program given");
   const int id = next_id();
   out_path_ = dir + "/child" + std::to_string(id) + ".out";
   err_path_ = dir + "/child" + std::to_string(id) + ".err";
-  pid_ = fork();
-  if (pid_ == 0) {
-    const int out = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(out, 1);
-    dup2(err, 2);
-    const int null = open("/dev/null", O_RDONLY);
-    dup2(null, 0);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
+
+  // Everything is prepared here, in the parent: posix_spawn runs no code of
+  // ours between fork and exec, where a multi-threaded process may not
+  // allocate. The file actions give the child /dev/null, its two log files
+  // and nothing else: every other descriptor (the sweep's sockets, pipes and
+  // other children's logs) is closed in the child, whether or not it was
+  // opened close-on-exec.
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  // The child starts with no signal blocked and the default action for
+  // the signals a parent may have ignored or handled (SIGPIPE, SIGINT, SIGTERM).
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  const int rc = posix_spawn(&pid_, args[0], &actions, &attr, args.data(), environ);
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    pid_ = -1;
+    throw std::system_error(rc, std::generic_category(), "cannot start " + argv[0]);
   }
 }
 

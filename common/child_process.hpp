@@ -14,7 +14,10 @@ namespace busylab {
 
 class ChildProcess {
  public:
-  /// Starts `argv[0]` with the arguments; output goes to files in `dir`.
+  /// Starts `argv[0]` (a path, not looked up in PATH) with the arguments,
+  /// through posix_spawn. The child's stdin is /dev/null, its stdout and
+  /// stderr go to files in `dir`, and it inherits no other descriptor.
+  /// Throws std::system_error when the program cannot be started.
   ChildProcess(const std::vector<std::string>& argv, const std::string& dir);
   ~ChildProcess();  // kills the child if it still runs
   ChildProcess(const ChildProcess&) = delete;

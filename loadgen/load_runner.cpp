@@ -45,6 +45,7 @@ struct Run {
   Clock::time_point start;
   Clock::time_point measure_start;  // end of warm-up
   Clock::time_point deadline;       // no request is started after it
+  Clock::time_point hard_end;       // everything still open is closed then
   std::optional<OpenLoopSchedule> schedule;
   std::atomic<std::uint64_t> budget_used{0};  // measured requests started (for -n)
   std::atomic<bool> stop{false};
@@ -84,11 +85,21 @@ class Worker {
 
  private:
   struct Connection {
-    explicit Connection(asio::io_context& ioc) : socket(ioc) {}
+    explicit Connection(asio::io_context& ioc) : socket(ioc), timer(ioc) {}
     tcp::socket socket;
-    bool in_flight = false;
-    bool timed_out = false;
+    asio::steady_timer timer;  // schedule and back-off waits; cancelled at the run's hard end
+    bool connecting = false;   // a connect is pending
+    bool in_flight = false;    // a request is written or being written, its answer not yet read
+    bool timed_out = false;    // the watchdog closed the socket
+    bool cut = false;          // the run ended while connecting: not an error
     Clock::time_point deadline{};
+  };
+
+  // Counts the connection coroutine out however it ends (an exception
+  // included), so the watchdog and the run end.
+  struct ActiveGuard {
+    int& active;
+    ~ActiveGuard() { --active; }
   };
 
   void error(ErrorClass e, bool measured) {
@@ -96,9 +107,12 @@ class Worker {
     progress_errors.fetch_add(1, std::memory_order_relaxed);
   }
 
-  // Closes connections whose request has been in flight longer than the
-  // timeout; their pending read or write then fails and is counted as a
-  // timeout. One timer per thread instead of one per request.
+  // One timer per thread instead of one per request. It closes a connection
+  // whose connect or request has taken longer than the timeout (the pending
+  // operation then fails and is counted), abandons connects still pending
+  // when the duration is up (nothing was sent), and at the hard end (the
+  // duration plus the timeout plus a second) closes everything, so a run
+  // ends whatever the target or the kernel does.
   asio::awaitable<void> watchdog() {
     asio::steady_timer timer(ioc_);
     const auto tick = std::clamp<Clock::duration>(run_.options.timeout / 10, std::chrono::milliseconds(1),
@@ -107,11 +121,21 @@ class Worker {
       timer.expires_after(tick);
       co_await timer.async_wait(kUse);
       const auto now = Clock::now();
+      const bool over = now >= run_.deadline;
+      const bool hard_end = now >= run_.hard_end;
+      if (hard_end) run_.stop.store(true, std::memory_order_relaxed);
       for (auto& c : states_) {
-        if (c->in_flight && now > c->deadline && !c->timed_out) {
+        beast::error_code ignored;
+        if ((c->in_flight || c->connecting) && now > c->deadline && !c->timed_out) {
           c->timed_out = true;
-          beast::error_code ignored;
           c->socket.close(ignored);
+        } else if (c->connecting && over && !c->cut) {
+          c->cut = true;
+          c->socket.close(ignored);
+        } else if (hard_end) {
+          if (c->in_flight) c->timed_out = true;  // an answer that never came, counted as such
+          c->socket.close(ignored);
+          c->timer.cancel();
         }
       }
     }
@@ -121,8 +145,9 @@ class Worker {
     Connection& c = *states_[static_cast<std::size_t>(local)];
     const int global = first_ + local;
     const LoadOptions& o = run_.options;
+    ActiveGuard guard{active_};
     beast::flat_buffer buffer;
-    asio::steady_timer timer(ioc_);
+    asio::steady_timer& timer = c.timer;
     bool ever_connected = false;
     std::uint64_t sequence = 0;
     for (;;) {
@@ -145,17 +170,23 @@ class Worker {
       }
 
       if (!c.socket.is_open()) {
+        c.connecting = true;
+        c.timed_out = false;
+        c.deadline = Clock::now() + o.timeout;
         auto [ec] = co_await c.socket.async_connect(run_.endpoint, kUse);
+        c.connecting = false;
+        if (!ec) c.socket.set_option(tcp::no_delay(true), ec);
         if (ec) {
-          error(ErrorClass::kConnect, measured);
           beast::error_code ignored;
           c.socket.close(ignored);
-          // Nothing listens (any more): do not spin, try again shortly.
+          if (c.cut || run_.stop.load(std::memory_order_relaxed)) break;
+          error(ErrorClass::kConnect, measured);
+          // Nothing listens (any more), or it does not accept: do not spin,
+          // try again shortly.
           timer.expires_after(std::chrono::milliseconds(10));
           co_await timer.async_wait(kUse);
           continue;
         }
-        c.socket.set_option(tcp::no_delay(true));
         if (measured) {
           ++tally.connects;
           if (ever_connected && !o.close) ++tally.reconnects;
@@ -208,7 +239,6 @@ class Worker {
     }
     beast::error_code ignored;
     c.socket.close(ignored);
-    --active_;
   }
 
   Run& run_;
@@ -262,6 +292,8 @@ Report run_load(const LoadOptions& options, const std::function<void(const Progr
   run.start = Clock::now();
   run.measure_start = run.start + effective.warmup;
   run.deadline = effective.duration ? run.measure_start + *effective.duration : Clock::time_point::max();
+  run.hard_end =
+      effective.duration ? run.deadline + effective.timeout + std::chrono::seconds(1) : Clock::time_point::max();
   if (effective.rate) run.schedule.emplace(*effective.rate, effective.connections, run.start);
 
   const int threads = effective.effective_threads();

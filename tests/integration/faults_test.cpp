@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <thread>
 
 #include "tests/support/child_process.hpp"
@@ -13,9 +14,12 @@
 #include "tests/support/sqlite_probe.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_server.hpp"
+#include "tests/support/wait.hpp"
 
 namespace busylab::testing {
 namespace {
+
+using namespace std::chrono_literals;
 
 TEST(Faults, FullDatabaseGives507AndDeletesNothing) {
   for (auto kind : {StrategyKind::kPerRequest, StrategyKind::kPool, StrategyKind::kSingleWriter}) {
@@ -53,27 +57,28 @@ TEST(Faults, AnotherProcessHoldingTheLockGives503ThenRecovery) {
   HttpClient client(server.port());
   ASSERT_EQ(client.request("POST", "/rows", "")->status, 201);
 
-  // The sqlite3 shell in another process holds an exclusive lock for 1.5 s.
+  // The sqlite3 shell in another process holds an exclusive lock until the
+  // test creates the file `release`. It prints `1` once the lock is held.
+  const std::string release = dir.file("release");
   ChildProcess holder(
       {"/bin/bash", "-c",
-       "(echo '.timeout 5000'; echo 'BEGIN EXCLUSIVE; SELECT 1;'; sleep 1.5; echo 'ROLLBACK;') | sqlite3 '" +
-           config.database.path + "'"},
+       "(echo '.timeout 5000'; echo 'BEGIN EXCLUSIVE; SELECT 1;'; "
+       "while [ ! -e '" +
+           release + "' ]; do sleep 0.01; done; echo 'ROLLBACK;') | sqlite3 '" + config.database.path + "'"},
       dir.path().string());
-  int busy = 0;
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  while (busy == 0 && std::chrono::steady_clock::now() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    const auto r = client.request("POST", "/rows", "");
-    ASSERT_TRUE(r);
-    if (r->status == 503) {
-      ++busy;
-      EXPECT_EQ(r->json()["error"], "database_busy");
-      EXPECT_EQ(r->json()["waited_ms"], 200);
-      EXPECT_EQ(r->header("retry-after"), "1");
-    }
-  }
-  EXPECT_EQ(busy, 1) << "the other process's lock was never seen";
-  ASSERT_TRUE(holder.wait(std::chrono::seconds(10)).has_value());
+  ASSERT_TRUE(wait_until([&] { return holder.out().find('1') != std::string::npos; }))
+      << "the other process never took the lock: " << holder.err();
+
+  const auto r = client.request("POST", "/rows", "");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->json()["error"], "database_busy");
+  EXPECT_EQ(r->json()["waited_ms"], 200);
+  EXPECT_EQ(r->header("retry-after"), "1");
+
+  std::ofstream(release).put('\n');
+  ASSERT_TRUE(holder.wait(std::chrono::seconds(60)).has_value());
+  EXPECT_EQ(holder.wait(0ms), 0) << holder.err();
   // The lock is gone: writes succeed again.
   EXPECT_EQ(client.request("POST", "/rows", "")->status, 201);
   EXPECT_EQ(client.request("GET", "/healthz")->status, 200);

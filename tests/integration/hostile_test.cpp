@@ -20,23 +20,12 @@
 #include "tests/support/sqlite_probe.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_server.hpp"
+#include "tests/support/wait.hpp"
 
 namespace busylab::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Polls `done` until it holds or 60 s have passed (only a bug takes that
-// long, even on a loaded machine under a sanitizer); returns whether it held.
-template <class Pred>
-bool eventually(Pred done) {
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return done();
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
 
 class Hostile : public ::testing::Test {
  protected:
@@ -140,7 +129,7 @@ TEST_F(Hostile, PeerClosingMidBodyNeverReachesTheDatabase) {
   }
   // The server has taken every connection and closed it again...
   HttpServer& server = server_->server();
-  const bool all_closed = eventually([&] {
+  const bool all_closed = wait_until([&] {
     nlohmann::json doc = server.stats().to_json();
     return doc["connections"]["accepted"].get<std::uint64_t>() >= 20u && server.stats().active_connections() == 0;
   });
@@ -175,7 +164,7 @@ TEST_F(Hostile, PeerClosingWhileItsWriteIsInTheDatabaseLeavesNoLease) {
       ASSERT_TRUE(clients.back()->send_raw(
           "POST /rows HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
     }
-    const bool all_in_database = eventually([&] {
+    const bool all_in_database = wait_until([&] {
       nlohmann::json doc = server.strategy().stats_json();
       return server.db_stats().lock_waits.load() >= 2u && server.strategy().in_use() == 2 &&
              doc["pool"]["waiting"] == kClients - 2;
@@ -187,7 +176,7 @@ TEST_F(Hostile, PeerClosingWhileItsWriteIsInTheDatabaseLeavesNoLease) {
   lock.release();
 
   // Every write finishes, its answer finds no one, and every lease comes back.
-  const bool settled = eventually([&] {
+  const bool settled = wait_until([&] {
     return server.stats().requests() >= static_cast<std::uint64_t>(kClients) && server.strategy().in_use() == 0 &&
            server.stats().active_connections() == 0;
   });

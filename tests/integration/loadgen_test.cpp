@@ -3,6 +3,9 @@
 // dying mid-run, open-loop rate, and the command's exit codes.
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <fstream>
@@ -13,6 +16,7 @@
 #include "tests/support/child_process.hpp"
 #include "tests/support/mini_http_server.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/wait.hpp"
 
 namespace busylab::testing {
 namespace {
@@ -106,7 +110,8 @@ TEST(Loadgen, ServerDyingMidRunGivesErrorsNotAHang) {
   auto o = options_for(server.port());
   o.duration = 1500ms;
   std::thread killer([&] {
-    std::this_thread::sleep_for(400ms);
+    // Mid-run: once it has answered some requests, whenever that is.
+    wait_until([&] { return server.requests() >= 50; });
     server.stop();
   });
   const auto started = std::chrono::steady_clock::now();
@@ -157,6 +162,76 @@ TEST(Loadgen, UnreachableTargetThrows) {
   auto o = options_for(port);
   o.requests = 10;
   EXPECT_THROW(loadgen::run_load(o), loadgen::LoadTargetError);
+}
+
+// A listening socket that never accepts, with a backlog of 1. Linux queues
+// backlog + 1 connections and then drops the SYNs of further ones, so their
+// connects neither succeed nor fail: the kernel retries for two minutes.
+class NeverAccepts {
+ public:
+  NeverAccepts() {
+    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ok_ = listener_ >= 0 && bind(listener_, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
+          listen(listener_, 1) == 0 && getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+    port_ = ntohs(addr.sin_port);
+  }
+  ~NeverAccepts() {
+    for (int fd : fillers_) close(fd);
+    if (listener_ >= 0) close(listener_);
+  }
+  NeverAccepts(const NeverAccepts&) = delete;
+  NeverAccepts& operator=(const NeverAccepts&) = delete;
+
+  /// Takes one place in the accept queue with a completed connection.
+  bool fill_one() {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port_);
+    fillers_.push_back(fd);
+    return fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  bool ok() const { return ok_; }
+  std::uint16_t port() const { return port_; }
+
+ private:
+  int listener_ = -1;
+  std::uint16_t port_ = 0;
+  bool ok_ = false;
+  std::vector<int> fillers_;
+};
+
+TEST(LoadCli, ConnectsThatNeverCompleteAreConnectErrorsAndTheRunEndsOnTime) {
+  TempDir dir;
+  NeverAccepts target;
+  ASSERT_TRUE(target.ok());
+  // One place is left, for the probe connection; every connection of the run
+  // then waits on a dropped SYN.
+  ASSERT_TRUE(target.fill_one());
+  const auto started = std::chrono::steady_clock::now();
+  const auto r = run_command({BUSYLAB_BINARY, "load", "http://127.0.0.1:" + std::to_string(target.port()) + "/", "-c",
+                              "32", "-d", "2s", "--timeout", "500ms", "--json", "-"},
+                             dir.path().string(), 60s);
+  const auto took = std::chrono::steady_clock::now() - started;
+  // The probe reached the target, but no connection of the run was ever
+  // established: "could not be reached", with the report printed.
+  ASSERT_EQ(r.status, 1) << r.err;
+  // Duration + timeout + a second at the very most, with room for a loaded
+  // machine; without connect deadlines it lasted until the kernel gave up.
+  EXPECT_LT(took, 20s);
+  const auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j["requests"], 0);
+  // 32 connections, each timing out every 500 ms for 2 s.
+  EXPECT_GE(j["errors"]["connect"].get<int>(), 32) << r.out;
+  EXPECT_EQ(j["errors"]["timeout"], 0) << "no request was ever sent";
+  EXPECT_EQ(j["connections_opened"], 0) << r.out;
+  EXPECT_EQ(j["reached"], false) << r.out;
 }
 
 TEST(LoadCli, ExitCodesAndJsonOnStdout) {

@@ -3,17 +3,22 @@
 // experiment file is refused with exit status 2.
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/support/child_process.hpp"
+#include "tests/support/proc_fds.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/wait.hpp"
 
 namespace busylab::testing {
 namespace {
@@ -121,6 +126,65 @@ TEST(Sweep, TinyExperimentRunsVerifiesAndWritesOutputs) {
   // Each cell's logs stay; the bulky database does not.
   EXPECT_TRUE(std::filesystem::is_directory(out / "cells" / "001"));
   EXPECT_FALSE(std::filesystem::exists(out / "cells" / "001" / "busylab.db"));
+}
+
+// The server and the outside reader that a sweep starts hold what they open
+// themselves and stdin/stdout/stderr, nothing handed down: not the sweep's
+// sockets, and not a pipe the sweep itself inherited from its own parent
+// (this test holds one open without close-on-exec while the sweep starts).
+TEST(Sweep, ChildrenInheritNoDescriptors) {
+  TempDir dir;
+  write_base_config(dir);
+  const auto experiment = write_file(dir, "one.json", R"({
+    "name": "one",
+    "config": "base.json",
+    "load": {"path": "/rows", "method": "POST", "duration": "3s", "connections": 4, "threads": 1},
+    "reader": {"interval": "50ms", "busy_timeout_ms": 1000}
+  })");
+  int leak[2] = {-1, -1};
+  ASSERT_EQ(pipe(leak), 0);
+  ChildProcess sweep({kBinary, "sweep", experiment, "--out", (dir.path() / "out").string()}, dir.path().string());
+
+  // Both children exist and run busylab (exec done) while the cell's load runs.
+  pid_t server = 0, reader = 0;
+  ASSERT_TRUE(wait_until([&] {
+    for (pid_t child : children_of(sweep.pid())) {
+      const std::string cmd = command_line(child);
+      if (cmd.find(" serve ") != std::string::npos) server = child;
+      if (cmd.find(" watch ") != std::string::npos) reader = child;
+    }
+    return server != 0 && reader != 0;
+  })) << sweep.err();
+
+  // What the sweep and this test have open; a child must share none of it.
+  std::map<std::pair<dev_t, ino_t>, std::string> foreign;
+  for (pid_t pid : {sweep.pid(), getpid()}) {
+    for (const auto& f : open_fds(pid)) {
+      // Every eventfd and epoll instance shows the same anonymous inode.
+      if (f.target.rfind("anon_inode:", 0) != 0 && f.target != "/dev/null") foreign[{f.dev, f.ino}] = f.target;
+    }
+  }
+  for (const auto& [name, pid] : {std::pair{"server", server}, std::pair{"reader", reader}}) {
+    SCOPED_TRACE(name);
+    const auto fds = open_fds(pid);
+    ASSERT_GE(fds.size(), 3u) << "the child is gone: " << sweep.err();
+    EXPECT_EQ(fds[0].target, "/dev/null");
+    for (const auto& f : fds) {
+      if (f.fd < 3) continue;
+      EXPECT_EQ(foreign.count({f.dev, f.ino}), 0u)
+          << "fd " << f.fd << " -> " << f.target << " is shared with the sweep or the test";
+      // What is left is the child's own: sockets, the cell's database files,
+      // its event loop's descriptors (Asio's signal pipe among them).
+      const bool own = f.target.rfind("socket:", 0) == 0 || f.target.rfind("anon_inode:", 0) == 0 ||
+                       f.target.rfind("pipe:", 0) == 0 || f.target.find("/cells/001/busylab.db") != std::string::npos;
+      EXPECT_TRUE(own) << "fd " << f.fd << " -> " << f.target;
+    }
+  }
+  const auto status = sweep.wait(120s);
+  close(leak[0]);
+  close(leak[1]);
+  ASSERT_TRUE(status) << "sweep still running";
+  EXPECT_EQ(*status, 0) << sweep.out() << sweep.err();
 }
 
 TEST(Sweep, BadExperimentExits2WithTheMessage) {

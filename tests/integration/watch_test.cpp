@@ -14,6 +14,7 @@
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/wait.hpp"
 
 namespace busylab::testing {
 namespace {
@@ -126,11 +127,7 @@ TEST(Watch, SigtermStopsAnOpenEndedWatch) {
   const auto db = make_database(dir, 2);
   ChildProcess watch({kBinary, "watch", db, "--interval", "20ms", "--timeout", "100"}, dir.path().string());
   // Wait for a few polls, so the signal arrives while it is looping.
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (lines_with(watch.out(), "read=ok").size() < 2 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-  }
-  ASSERT_GE(lines_with(watch.out(), "read=ok").size(), 2u) << watch.out() << watch.err();
+  ASSERT_TRUE(wait_until([&] { return lines_with(watch.out(), "read=ok").size() >= 2; })) << watch.out() << watch.err();
   watch.signal(SIGTERM);
   const auto status = watch.wait(10s);
   ASSERT_TRUE(status) << "watch did not stop after SIGTERM";

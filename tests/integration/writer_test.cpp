@@ -18,25 +18,24 @@
 #include "tests/support/sqlite_probe.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_server.hpp"
+#include "tests/support/wait.hpp"
 
 namespace busylab::testing {
 namespace {
 
 using namespace std::chrono_literals;
 
-// Polls GET /stats until `done(stats)` or 20 s pass; returns the last document.
+// Polls GET /stats until `done(stats)` (or the patience runs out); returns
+// the last document.
 template <class Pred>
 nlohmann::json wait_for_stats(std::uint16_t port, Pred done) {
   HttpClient client(port);
   nlohmann::json stats;
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (auto r = client.request("GET", "/stats")) {
-      stats = r->json();
-      if (done(stats)) break;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
+  wait_until([&] {
+    auto r = client.request("GET", "/stats");
+    if (r) stats = r->json();
+    return r && done(stats);
+  });
   return stats;
 }
 

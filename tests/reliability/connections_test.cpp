@@ -17,23 +17,12 @@
 #include "tests/support/sqlite_probe.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_server.hpp"
+#include "tests/support/wait.hpp"
 
 namespace busylab::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Polls `done` until it holds or 60 s have passed (only a bug takes that
-// long, even on a loaded machine under a sanitizer); returns whether it held.
-template <class Pred>
-bool wait_until(Pred done) {
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return done();
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
 
 TEST(Connections, FiveThousandIdleConnectionsDoNotStopService) {
   rlimit limit{};
@@ -83,18 +72,17 @@ TEST(Connections, OutOfDescriptorsBacksOffAndRecovers) {
     hogs.push_back(std::make_unique<HttpClient>(static_cast<std::uint16_t>(port)));
     hogs.back()->connect();  // the kernel accepts into the backlog even when the server cannot
   }
-  std::this_thread::sleep_for(500ms);
-  // Still alive (no crash, no exit) while it cannot accept.
+  // The server has met the limit (it says so), and is still alive (no crash,
+  // no exit) while it cannot accept.
+  EXPECT_TRUE(wait_until([&] { return server.err().find("accept failed") != std::string::npos; })) << server.err();
   EXPECT_FALSE(server.wait(10ms).has_value()) << server.err();
   hogs.clear();
-  // Once descriptors are free again it serves new clients.
-  bool served = false;
-  for (int i = 0; i < 100 && !served; ++i) {
+  // Once descriptors are free again it serves new clients (after its back-off).
+  const bool served = wait_until([&] {
     HttpClient client(static_cast<std::uint16_t>(port));
     const auto r = client.request("GET", "/healthz", "", {}, 2s);
-    served = r && r->status == 200;
-    if (!served) std::this_thread::sleep_for(100ms);
-  }
+    return r && r->status == 200;
+  });
   EXPECT_TRUE(served);
   server.signal(SIGTERM);
   const auto status = server.wait(20s);

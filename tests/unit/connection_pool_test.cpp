@@ -27,6 +27,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <functional>
 #include <map>
@@ -834,6 +835,100 @@ TEST(ConnectionPool, GrantedWaiterIsNotTimedOutLater) {
   const nlohmann::json stats = pool.stats_json();
   EXPECT_EQ(stats.at("checkout_timeouts").get<int>(), 0);
   EXPECT_EQ(stats.at("checkouts").get<int>(), 2);
+}
+
+TEST(ConnectionPool, SlotBackAfterTheDeadlineButBeforeTheTimerGoesToTheWaiter) {
+  // Request 2's deadline has passed when the slot comes back, but the timer
+  // has not run yet (only io runs it, and io is not running): the release
+  // hands the slot over, and the timer, when it does run, finds nothing to
+  // time out. The request is answered once, served.
+  constexpr auto kTimeout = 50ms;
+  Log log;
+  asio::io_context io;
+  ConnectionPool pool(io.get_executor(), options(1, kTimeout));
+  Gate gate;
+  pool.async_run(log.fn(1, gate), log.handler(1));
+  pool.async_run(log.fn(2), log.handler(2));
+  const auto queued_by = Clock::now();
+  io.poll();  // the timer arms itself for request 2's deadline
+  ASSERT_FALSE(log.answered(2));
+  std::this_thread::sleep_until(queued_by + kTimeout);  // past the deadline: that is the case under test
+  gate.open();
+  ASSERT_TRUE(eventually([&] { return log.ran(2); }));
+  ASSERT_TRUE(run_threads(io, 2));
+  expect_served(log, 1);
+  expect_served(log, 2);
+  EXPECT_EQ(figure(pool, "checkout_timeouts"), 0);
+  EXPECT_EQ(figure(pool, "checkouts"), 2);
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(ConnectionPool, TimeoutAndHandOffAtTheSameInstantAnswerEachRequestOnce) {
+  // The checkout timeout equals the time a request holds the slot, so the
+  // queue's timer fires about when the slot comes back, over and over, on
+  // different threads: the timer on io threads, the hand-off on the DB
+  // thread. Whichever takes a waiter first decides its outcome. Every request
+  // is answered exactly once; a request that timed out never ran; one that
+  // ran was served; no slot is lost or lent twice.
+  constexpr int kRounds = 150;
+  constexpr int kPerRound = 3;
+  constexpr int kRequests = kRounds * kPerRound;
+  constexpr auto kHold = 2ms;
+  std::vector<std::atomic<int>> answers(kRequests), runs(kRequests), served(kRequests);
+  std::atomic<int> inside{0}, max_inside{0};
+  asio::io_context io;
+  ConnectionPool pool(io.get_executor(), options(1, kHold));
+  IoThreads threads(io, 2);
+  for (int round = 0; round < kRounds; ++round) {
+    for (int k = 0; k < kPerRound; ++k) {
+      const int id = round * kPerRound + k;
+      pool.async_run(
+          [&, id](Slot&) {
+            raise_to(max_inside, ++inside);
+            ++runs[id];
+            // 1.7 to 2.3 ms: the release lands just before, at, or just after
+            // the waiters' deadline.
+            std::this_thread::sleep_for(kHold + (id % 7 - 3) * 100us);
+            --inside;
+            return OpOutcome{};
+          },
+          [&, id](std::exception_ptr error, OpOutcome out) {
+            EXPECT_FALSE(error);
+            ++answers[id];
+            if (out.ok()) {
+              ++served[id];
+            } else {
+              EXPECT_EQ(out.errc, Errc::kPoolTimeout) << out.message;
+            }
+          });
+    }
+    // The round's requests are all answered before the next round starts.
+    ASSERT_TRUE(eventually([&] {
+      for (int k = 0; k < kPerRound; ++k) {
+        if (answers[round * kPerRound + k] == 0) return false;
+      }
+      return true;
+    })) << "round "
+        << round << " not answered";
+  }
+  ASSERT_TRUE(eventually([&] { return pool.in_use() == 0; }));
+  int timed_out = 0, ran = 0;
+  for (int id = 0; id < kRequests; ++id) {
+    EXPECT_EQ(answers[id], 1) << "request " << id;
+    EXPECT_LE(runs[id], 1) << "request " << id;
+    EXPECT_EQ(runs[id], served[id]) << "request " << id << ": ran but timed out, or served without running";
+    ran += runs[id];
+    timed_out += served[id] == 0 ? 1 : 0;
+  }
+  EXPECT_EQ(max_inside, 1) << "the one slot was lent twice at once";
+  EXPECT_EQ(figure(pool, "checkouts"), ran);
+  EXPECT_EQ(figure(pool, "checkout_timeouts"), timed_out);
+  EXPECT_EQ(figure(pool, "waiting"), 0);
+  // And the pool still lends its slot.
+  std::atomic<bool> after{false};
+  pool.async_run([](Slot&) { return OpOutcome{}; }, [&](std::exception_ptr, OpOutcome out) { after = out.ok(); });
+  EXPECT_TRUE(eventually([&] { return after.load(); }));
+  std::printf("timeout-vs-hand-off: %d requests, %d served, %d timed out\n", kRequests, ran, timed_out);
 }
 
 TEST(ConnectionPool, QueueTargetShedsOldWaiters) {
