@@ -318,13 +318,15 @@ int main(int argc, char** argv) {
   load_cmd->add_option("-r,--rate", load_args.rate,
                        "Open loop: requests/s in total on a fixed schedule; latency counts from when each was due");
   load_cmd->add_flag("--close", load_args.close, "A new TCP connection for every request (no keep-alive)");
-  load_cmd->add_option("--timeout", load_args.timeout, "Per-request timeout (default 5s); the connection is replaced");
+  load_cmd->add_option("--timeout", load_args.timeout, "Per-request and per-connect timeout (default 5s); the connection is replaced");
   load_cmd->add_option("--json", load_args.json,
                        "Write the report as JSON to PATH; '-' prints only the JSON on stdout");
   load_cmd->add_flag("--progress", load_args.progress, "Progress lines on stderr even when it is not a terminal");
   load_cmd->footer(
-      "Exit status: 0 when the run completed, 1 when the target could not be reached, 2 for bad\n"
-      "arguments. The JSON schema is described in docs/loadgen.md.");
+      "Exit status: 0 when the run completed, 1 when the target could not be reached (the probe\n"
+      "failed, or no connection of the run was established), 2 for bad arguments. With -d the run\n"
+      "ends by warm-up + duration + timeout + 1s whatever the target does. The JSON schema is\n"
+      "described in docs/loadgen.md.");
 
   auto* sweep_cmd =
       app.add_subcommand("sweep", "Run an experiment file: a server per cell, load, verification, tables and plots");
