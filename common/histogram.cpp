@@ -53,6 +53,13 @@ void Histogram::clear() {
   min_ = UINT64_MAX;
 }
 
+std::uint64_t Histogram::count_at_most(std::uint64_t value) const {
+  const std::size_t last = index_of(value);
+  std::uint64_t n = 0;
+  for (std::size_t i = 0; i <= last; ++i) n += buckets_[i];
+  return n;
+}
+
 std::uint64_t Histogram::percentile(double q) const {
   if (count_ == 0) return 0;
   if (q <= 0.0) return min();

@@ -39,6 +39,12 @@ class Histogram {
   double mean() const { return count_ ? static_cast<double>(sum_) / static_cast<double>(count_) : 0.0; }
   /// The value at quantile q in [0, 1] (0 when empty); exact min/max at the ends.
   std::uint64_t percentile(double q) const;
+  /// The sum of every recorded value.
+  std::uint64_t sum() const { return sum_; }
+  /// How many recorded values are at most `value` (a Prometheus bucket's
+  /// cumulative count). Exact below 256; above, the bucket holding `value`
+  /// counts whole, so values up to 0.4% above it may be included.
+  std::uint64_t count_at_most(std::uint64_t value) const;
 
  private:
   friend class AtomicHistogram;

@@ -109,13 +109,18 @@ void ConnectionPool::submit(JobPtr job) {
 
 void ConnectionPool::run_on(std::size_t index, JobPtr job) {
   while (job) {
+    const auto start = PoolCore::Clock::now();
     job->run(slots_[index]);
+    const auto ran = PoolCore::Clock::now() - start;
+    use_us_.record(to_us(ran));
     JobPtr next;
     std::vector<JobPtr> shed;
     std::string shed_message;
     {
       std::lock_guard lock(mutex_);
       // The slot comes back now, before the outcome travels to its requester.
+      // A fresh reading, under the lock: a waiter may have queued after the
+      // work ended, and its wait must not come out negative.
       auto result = core_.release(index, PoolCore::Clock::now());
       take_waiters(result.shed, shed, shed_);
       if (!shed.empty()) shed_message = failure_message(Errc::kOverloaded);

@@ -98,6 +98,10 @@ class ConnectionPool {
   /// size, in_use, waiting, max_waiting_seen, checkout wait percentiles,
   /// timeouts, shed and rejected counts. Thread-safe.
   nlohmann::json stats_json() const;
+  /// Microseconds requests waited for a slot (0 when one was idle), and held
+  /// it (the work's run time). Copies. Thread-safe.
+  Histogram wait_histogram() const { return wait_us_.snapshot(); }
+  Histogram use_histogram() const { return use_us_.snapshot(); }
   /// Slots lent right now (work running or about to run). Thread-safe.
   std::size_t in_use() const;
   std::size_t size() const { return slots_.size(); }
@@ -172,6 +176,7 @@ class ConnectionPool {
   bool closed_ = false;
   std::uint64_t checkouts_ = 0, timeouts_ = 0, shed_ = 0, rejected_ = 0;
   AtomicHistogram wait_us_;
+  AtomicHistogram use_us_;
 };
 
 }  // namespace busylab

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "server/dashboard.hpp"
+#include "server/metrics.hpp"
 #include "server/router.hpp"
 #include "sqlite/db_stats.hpp"
 #include "sqlite/operation.hpp"
@@ -100,6 +102,10 @@ HttpResponse error_response(int status, std::string_view error, std::string_view
   return json_response(status, body);
 }
 
+std::string Handlers::metrics_body() const {
+  return render_metrics(stats_, db_stats_, strategy_);
+}
+
 std::string Handlers::stats_body() const {
   const auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   nlohmann::json doc = {{"config", config_.to_json()},
@@ -115,6 +121,7 @@ std::string Handlers::stats_body() const {
 }
 
 boost::asio::awaitable<HttpResponse> Handlers::handle(HttpRequest request) {
+  const auto start = std::chrono::steady_clock::now();
   HttpResponse response;
   try {
     response = co_await dispatch(request);
@@ -122,7 +129,7 @@ boost::asio::awaitable<HttpResponse> Handlers::handle(HttpRequest request) {
     spdlog::error("{} {}: unexpected error: {}", request.method, request.target, e.what());
     response = error_response(500, "internal_error", "unexpected server error; see the server log");
   }
-  stats_.record(response.route, response.status);
+  stats_.record(response.route, response.status, std::chrono::steady_clock::now() - start);
   co_return response;
 }
 
@@ -159,6 +166,18 @@ boost::asio::awaitable<HttpResponse> Handlers::dispatch(const HttpRequest& reque
     case Route::kStats:
       response.status = 200;
       response.body = stats_body();
+      response.route = match.route;
+      co_return response;
+    case Route::kMetrics:
+      response.status = 200;
+      response.body = metrics_body();
+      response.content_type = kMetricsContentType;
+      response.route = match.route;
+      co_return response;
+    case Route::kDashboard:
+      response.status = 200;
+      response.body = std::string(dashboard_html());
+      response.content_type = "text/html; charset=utf-8";
       response.route = match.route;
       co_return response;
     case Route::kRowsInsert: {

@@ -25,9 +25,10 @@ struct HttpRequest {
 
 struct HttpResponse {
   int status = 200;
-  std::string body;        // JSON text
-  int retry_after_s = 0;   // > 0 adds Retry-After
-  std::string_view allow;  // non-empty adds Allow (405)
+  std::string body;               // JSON text, unless content_type says otherwise
+  std::string_view content_type;  // empty: application/json
+  int retry_after_s = 0;          // > 0 adds Retry-After
+  std::string_view allow;         // non-empty adds Allow (405)
   Route route = Route::kUnknown;
 };
 
@@ -47,6 +48,8 @@ class Handlers {
 
   /// The /stats document.
   std::string stats_body() const;
+  /// The /metrics text (Prometheus exposition format 0.0.4).
+  std::string metrics_body() const;
 
  private:
   boost::asio::awaitable<HttpResponse> dispatch(const HttpRequest& request);

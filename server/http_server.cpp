@@ -91,6 +91,7 @@ void parse_buffered(http::request_parser<http::string_body>& parser, beast::flat
 
 // The parts of every answer that never change, built once.
 constexpr std::string_view kFixedHeaders = "Server: busylab\r\nContent-Type: application/json\r\n";
+constexpr std::string_view kServerHeader = "Server: busylab\r\n";
 
 // Serializes an answer into `out`: status line, the fixed headers, the few
 // that vary, and the body (left out for HEAD, whose Content-Length still
@@ -105,7 +106,14 @@ void append_response(std::string& out, const HttpResponse& r, unsigned version, 
   const auto reason = http::obsolete_reason(status);
   out.append(reason.data(), reason.size());
   out += "\r\n";
-  out += kFixedHeaders;
+  if (r.content_type.empty()) {
+    out += kFixedHeaders;
+  } else {
+    out += kServerHeader;
+    out += "Content-Type: ";
+    out.append(r.content_type.data(), r.content_type.size());
+    out += "\r\n";
+  }
   if (r.retry_after_s > 0) {
     out += "Retry-After: ";
     out += std::to_string(r.retry_after_s);

@@ -20,6 +20,10 @@ std::string_view to_string(Route r) {
       return "counter_increment";
     case Route::kSeed:
       return "seed";
+    case Route::kMetrics:
+      return "metrics";
+    case Route::kDashboard:
+      return "dashboard";
     default:
       return "unknown";
   }

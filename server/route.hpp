@@ -16,6 +16,8 @@ enum class Route : std::uint8_t {
   kRowsGet,
   kCounterIncrement,
   kSeed,
+  kMetrics,
+  kDashboard,
   kUnknown,  // no route matched, or the request could not be parsed
   kCount_,
 };

@@ -32,6 +32,8 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
   if (path == "/healthz") return found(Route::kHealthz, method, "GET");
   if (path == "/stats") return found(Route::kStats, method, "GET");
   if (path == "/seed") return found(Route::kSeed, method, "GET");
+  if (path == "/metrics") return found(Route::kMetrics, method, "GET");
+  if (path == "/dashboard") return found(Route::kDashboard, method, "GET");
   if (path == "/rows") return found(Route::kRowsInsert, method, "POST");
   if (path == "/rows/count") return found(Route::kRowsCount, method, "GET");
   if (starts_with(path, "/rows/")) {

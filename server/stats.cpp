@@ -21,11 +21,41 @@ std::uint64_t ServerStats::sum(Get get) const {
   return n;
 }
 
-void ServerStats::record(Route route, int status) {
+void ServerStats::record(Route route, int status, std::chrono::nanoseconds duration) {
   Shard& s = shard();
+  const auto r = static_cast<std::size_t>(route);
   s.requests.fetch_add(1, std::memory_order_relaxed);
   if (status < 0 || status >= kStatuses) status = 0;
-  s.by_route[static_cast<std::size_t>(route)][static_cast<std::size_t>(status)].fetch_add(1, std::memory_order_relaxed);
+  s.by_route[r][static_cast<std::size_t>(status)].fetch_add(1, std::memory_order_relaxed);
+  const double seconds = std::chrono::duration<double>(duration).count();
+  std::size_t bucket = 0;
+  while (bucket < kDurationBounds.size() && seconds > kDurationBounds[bucket]) ++bucket;
+  s.duration_buckets[r][bucket].fetch_add(1, std::memory_order_relaxed);
+  s.duration_us[r].fetch_add(
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(duration).count()),
+      std::memory_order_relaxed);
+}
+
+ServerStats::Durations ServerStats::durations(Route route) const {
+  Durations d;
+  std::array<std::uint64_t, kDurationBounds.size() + 1> per_bucket{};
+  std::uint64_t us = 0;
+  for (std::size_t r = 0; r < kRoutes; ++r) {
+    if (route != Route::kCount_ && r != static_cast<std::size_t>(route)) continue;
+    for (const auto& s : shards_) {
+      for (std::size_t b = 0; b < per_bucket.size(); ++b)
+        per_bucket[b] += s.duration_buckets[r][b].load(std::memory_order_relaxed);
+      us += s.duration_us[r].load(std::memory_order_relaxed);
+    }
+  }
+  std::uint64_t running = 0;
+  for (std::size_t b = 0; b < kDurationBounds.size(); ++b) {
+    running += per_bucket[b];
+    d.cumulative[b] = running;
+  }
+  d.count = running + per_bucket.back();
+  d.sum_seconds = static_cast<double>(us) / 1e6;
+  return d;
 }
 
 std::uint64_t ServerStats::requests() const {
@@ -54,7 +84,10 @@ nlohmann::json ServerStats::to_json() const {
     }
     if (!statuses.empty()) routes[std::string(to_string(static_cast<Route>(r)))] = statuses;
   }
+  const Durations all = durations(Route::kCount_);
   return {{"total", requests()},
+          {"duration_seconds",
+           {{"le", kDurationBounds}, {"cumulative", all.cumulative}, {"count", all.count}, {"sum", all.sum_seconds}}},
           {"by_route", routes},
           {"writes_acknowledged", acknowledged()},
           {"connections",

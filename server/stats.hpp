@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
 #include <string_view>
@@ -15,7 +16,19 @@ namespace busylab {
 
 class ServerStats {
  public:
-  void record(Route route, int status);
+  /// Upper bounds of the request-duration buckets, in seconds (Prometheus
+  /// style; a last, unbounded bucket follows).
+  static constexpr std::array<double, 16> kDurationBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                             0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
+
+  /// Cumulative request-duration buckets of one route, or of all of them.
+  struct Durations {
+    std::array<std::uint64_t, kDurationBounds.size()> cumulative{};  // requests <= each bound
+    std::uint64_t count = 0;                                         // all requests (the +Inf bucket)
+    double sum_seconds = 0;
+  };
+
+  void record(Route route, int status, std::chrono::nanoseconds duration = {});
   void writes_acknowledged(std::uint64_t n = 1) { shard().writes_acknowledged.fetch_add(n, std::memory_order_relaxed); }
   void connection_opened() {
     accepted_.fetch_add(1, std::memory_order_relaxed);
@@ -28,8 +41,11 @@ class ServerStats {
   std::uint64_t acknowledged() const;
   std::int64_t active_connections() const { return active_.load(std::memory_order_relaxed); }
   std::uint64_t count(Route route, int status) const;
+  /// The route's durations; Route::kCount_ for all routes together.
+  Durations durations(Route route) const;
 
-  /// {"total", "by_route": {route: {status: n}}, "connections": {...}, "writes_acknowledged"}
+  /// {"total", "by_route": {route: {status: n}}, "connections": {...}, "writes_acknowledged",
+  ///  "duration_seconds": {"le": [...], "cumulative": [...], "count", "sum"}}
   nlohmann::json to_json() const;
 
  private:
@@ -40,6 +56,10 @@ class ServerStats {
   // threads do not fight over one counter; readers add the shards up.
   struct alignas(64) Shard {
     std::array<std::array<std::atomic<std::uint64_t>, kStatuses>, kRoutes> by_route{};
+    // Per route: requests per duration bucket (not cumulative; the last is
+    // above every bound) and the total time in microseconds.
+    std::array<std::array<std::atomic<std::uint64_t>, kDurationBounds.size() + 1>, kRoutes> duration_buckets{};
+    std::array<std::atomic<std::uint64_t>, kRoutes> duration_us{};
     alignas(64) std::atomic<std::uint64_t> requests{0};
     std::atomic<std::uint64_t> writes_acknowledged{0};
   };

@@ -35,6 +35,10 @@ class PoolStrategy final : public Strategy {
         boost::asio::use_awaitable);
   }
   nlohmann::json stats_json() const override { return {{"strategy", name_}, {"pool", pool_.stats_json()}}; }
+  std::vector<StrategyHistogram> histograms() const override {
+    return {{StrategyHistogram::Kind::kWait, "main", pool_.wait_histogram()},
+            {StrategyHistogram::Kind::kUse, "main", pool_.use_histogram()}};
+  }
   std::size_t in_use() const override { return pool_.in_use(); }
   void close() override { pool_.close(); }
 

@@ -12,7 +12,9 @@
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <vector>
 
+#include "common/histogram.hpp"
 #include "pool/pool_options.hpp"
 #include "sqlite/database_options.hpp"
 #include "sqlite/operation.hpp"
@@ -20,6 +22,18 @@
 namespace busylab {
 
 struct DbStats;
+
+/// A histogram a strategy keeps, for /metrics.
+struct StrategyHistogram {
+  enum class Kind {
+    kWait,       // microseconds a request waited for a connection (or in the writer's queue)
+    kUse,        // microseconds a request held a connection
+    kBatchSize,  // writes per batch the writer committed
+  };
+  Kind kind;
+  std::string pool;  // "main" (pool, per_request), "readers" or "writer"
+  Histogram data;
+};
 
 class Strategy {
  public:
@@ -32,6 +46,9 @@ class Strategy {
 
   /// Strategy-specific figures for /stats (pool sizes, waits, batches). Thread-safe.
   virtual nlohmann::json stats_json() const = 0;
+
+  /// The strategy's histograms (waits, holds, batch sizes), copied now. Thread-safe.
+  virtual std::vector<StrategyHistogram> histograms() const = 0;
 
   /// Connections lent right now (0 when nothing is running). Thread-safe.
   virtual std::size_t in_use() const = 0;

@@ -79,6 +79,9 @@ class Writer {
   /// queued, max_queued_seen, rejected_queue_full, queue_timeouts,
   /// queue_wait_ms, batches, batch_size, in_batch. Thread-safe.
   nlohmann::json stats_json() const;
+  /// Microseconds writes waited in the queue; writes per batch. Copies. Thread-safe.
+  Histogram queue_wait_histogram() const { return queue_wait_us_.snapshot(); }
+  Histogram batch_size_histogram() const { return batch_sizes_.snapshot(); }
   /// 1 while a batch runs whose answers have not gone out, else 0. Thread-safe.
   std::size_t in_use() const;
 

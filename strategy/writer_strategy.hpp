@@ -33,6 +33,12 @@ class WriterStrategy final : public Strategy {
   nlohmann::json stats_json() const override {
     return {{"strategy", name_}, {"pool", readers_.stats_json()}, {"writer", writer_.stats_json()}};
   }
+  std::vector<StrategyHistogram> histograms() const override {
+    return {{StrategyHistogram::Kind::kWait, "readers", readers_.wait_histogram()},
+            {StrategyHistogram::Kind::kUse, "readers", readers_.use_histogram()},
+            {StrategyHistogram::Kind::kWait, "writer", writer_.queue_wait_histogram()},
+            {StrategyHistogram::Kind::kBatchSize, "writer", writer_.batch_size_histogram()}};
+  }
   std::size_t in_use() const override { return readers_.in_use() + writer_.in_use(); }
   void close() override {
     readers_.close();

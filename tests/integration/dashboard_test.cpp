@@ -1,0 +1,86 @@
+// GET /dashboard in a real browser: Debian's chromium, headless, loads the
+// page from a server under write load, runs its scripts (which poll /stats)
+// and dumps the DOM; the page must show the server's strategy and a non-zero
+// writes/s. scripts/bootstrap installs chromium.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "strategy/strategy.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/test_server.hpp"
+
+namespace busylab::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Clients that POST /rows until stopped.
+class WriteLoad {
+ public:
+  WriteLoad(std::uint16_t port, int clients) {
+    for (int c = 0; c < clients; ++c) {
+      threads_.emplace_back([this, port] {
+        HttpClient client(port);
+        while (!stop_.load()) {
+          if (auto r = client.request("POST", "/rows", R"({"payload":"dash"})"); r && r->status == 201) ++ok_;
+        }
+      });
+    }
+  }
+  ~WriteLoad() {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+  }
+  std::uint64_t ok() const { return ok_.load(); }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> ok_{0};
+  std::vector<std::thread> threads_;
+};
+
+// The text of the element with `id` in a dumped DOM ("" when absent).
+std::string element_text(const std::string& dom, const std::string& id) {
+  const std::regex pattern("id=\"" + id + "\"[^>]*>([^<]*)<");
+  std::smatch m;
+  return std::regex_search(dom, m, pattern) ? m[1].str() : std::string();
+}
+
+class Dashboard : public ::testing::TestWithParam<StrategyKind> {};
+
+TEST_P(Dashboard, ChromiumShowsTheStrategyAndLiveWrites) {
+  ASSERT_EQ(std::system("command -v chromium >/dev/null"), 0)
+      << "chromium is missing: scripts/bootstrap installs Debian's chromium";
+  TempDir dir;
+  TestServer server(test_config(dir, GetParam(), 2));
+  WriteLoad load(server.port(), 4);
+  // Chromium's virtual time runs the page's timers for 4 s; its fetches of
+  // /stats go to the real server, whose clock the page uses for rates.
+  const auto r = run_command(
+      {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + dir.file("profile"),
+       "--virtual-time-budget=4000", "--dump-dom", "http://127.0.0.1:" + std::to_string(server.port()) + "/dashboard"},
+      dir.path().string(), 120s);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string& dom = r.out;
+  EXPECT_EQ(element_text(dom, "strategy"), to_string(GetParam())) << dom.substr(0, 2000);
+  EXPECT_EQ(element_text(dom, "status"), "live") << dom.substr(0, 2000);
+  EXPECT_GE(std::stoi("0" + element_text(dom, "samples")), 2) << dom.substr(0, 2000);
+  const std::string writes = element_text(dom, "writes-per-s");
+  ASSERT_TRUE(std::regex_match(writes, std::regex(R"([0-9]+(\.[0-9]+)?)"))) << "writes/s: '" << writes << "'";
+  EXPECT_GT(std::stod(writes), 0.0) << "the page saw no writes although " << load.ok() << " were acknowledged";
+}
+
+INSTANTIATE_TEST_SUITE_P(Strategies, Dashboard, ::testing::Values(StrategyKind::kPool, StrategyKind::kBatched),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
+
+}  // namespace
+}  // namespace busylab::testing
