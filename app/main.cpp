@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -218,7 +219,23 @@ std::string timestamp_for_folder() {
   return buf;
 }
 
-int sweep(const std::string& file, bool quick, std::optional<std::string> out) {
+std::string utc_now_iso() {
+  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// The command line as a shell would take it back, for "run it again".
+std::string shell_command(int argc, char** argv) {
+  std::string line;
+  for (int i = 0; i < argc; ++i) line += (i ? " " : "") + busylab::sweep::shell_quote(argv[i]);
+  return line;
+}
+
+int sweep(const std::string& file, bool quick, std::optional<std::string> out, const std::string& command) {
   namespace sw = busylab::sweep;
   sw::Experiment experiment;
   try {
@@ -237,19 +254,26 @@ int sweep(const std::string& file, bool quick, std::optional<std::string> out) {
   const auto cells = experiment.cells(quick);
   std::cerr << "busylab sweep: " << experiment.name << ", " << cells.size() << " cells" << (quick ? " (quick)" : "")
             << ", results in " << options.out_dir.string() << std::endl;
+  const std::string started = utc_now_iso();
   const auto results = sw::run_sweep(experiment, options);
 
   utsname u{};
   uname(&u);
+  std::error_code ec;
   const nlohmann::json meta = {{"quick", quick},
                                {"cores", std::thread::hardware_concurrency()},
                                {"machine", std::string(u.sysname) + " " + u.release + " " + u.machine},
-                               {"finished_utc", timestamp_for_folder()}};
+                               {"started_utc", started},
+                               {"finished_utc", utc_now_iso()},
+                               {"busylab_version", BUSYLAB_VERSION},
+                               {"sqlite_version", sqlite3_libversion()},
+                               {"command", command},
+                               {"cwd", std::filesystem::current_path(ec).string()}};
   const auto files = sw::write_outputs(experiment, results, options.out_dir, meta);
   std::cout << "\n"
             << experiment.name << (quick ? " (quick)" : "") << "\n\n"
             << sw::markdown_table(experiment, results) << "\n";
-  std::cout << "results: " << options.out_dir.string() << "/ (results.json, results.csv, table.md";
+  std::cout << "results: " << options.out_dir.string() << "/ (report.html, results.json, results.csv, table.md";
   if (!experiment.plots.empty() && files.plot_problem.empty()) std::cout << ", plots as SVG and PNG";
   std::cout << ")" << std::endl;
   if (!files.plot_problem.empty()) std::cerr << "busylab sweep: plots: " << files.plot_problem << "\n";
@@ -280,7 +304,7 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
   CLI::App app{"busylab: what happens when many HTTP requests write to one SQLite database"};
-  app.set_version_flag("--version", "busylab 0.1.0");
+  app.set_version_flag("--version", "busylab " BUSYLAB_VERSION);
   app.require_subcommand(1);
 
   auto* serve_cmd = app.add_subcommand("serve", "Run the HTTP service in front of a SQLite database");
@@ -318,7 +342,8 @@ int main(int argc, char** argv) {
   load_cmd->add_option("-r,--rate", load_args.rate,
                        "Open loop: requests/s in total on a fixed schedule; latency counts from when each was due");
   load_cmd->add_flag("--close", load_args.close, "A new TCP connection for every request (no keep-alive)");
-  load_cmd->add_option("--timeout", load_args.timeout, "Per-request and per-connect timeout (default 5s); the connection is replaced");
+  load_cmd->add_option("--timeout", load_args.timeout,
+                       "Per-request and per-connect timeout (default 5s); the connection is replaced");
   load_cmd->add_option("--json", load_args.json,
                        "Write the report as JSON to PATH; '-' prints only the JSON on stdout");
   load_cmd->add_flag("--progress", load_args.progress, "Progress lines on stderr even when it is not a terminal");
@@ -362,7 +387,7 @@ int main(int argc, char** argv) {
   }
   if (serve_cmd->parsed()) return serve(config_path, sets, port_file);
   if (load_cmd->parsed()) return load(load_args);
-  if (sweep_cmd->parsed()) return sweep(experiment_file, quick, out_dir);
+  if (sweep_cmd->parsed()) return sweep(experiment_file, quick, out_dir, shell_command(argc, argv));
   if (watch_cmd->parsed()) return watch(watch_db, watch_interval, watch_timeout, watch_max_size, watch_count);
   return kExitUsage;
 }

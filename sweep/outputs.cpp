@@ -1,9 +1,12 @@
 #include "sweep/outputs.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 
@@ -155,6 +158,158 @@ nlohmann::json metric(const Experiment& e, const CellResult& r, const std::strin
   return nullptr;
 }
 
+namespace {
+
+// Words for the server and load keys a matrix may vary.
+const std::map<std::string, std::string>& axis_words() {
+  static const std::map<std::string, std::string> words = {
+      {"load.connections", "clients (connections)"},
+      {"load.rate", "offered load (requests/s)"},
+      {"load.duration", "run length"},
+      {"load.path", "request path"},
+      {"load.method", "HTTP method"},
+      {"load.body", "request body"},
+      {"load.keep_alive", "keep-alive"},
+      {"server.address", "listen address"},
+      {"server.port", "port"},
+      {"server.threads", "io threads"},
+      {"server.header_timeout_ms", "header timeout (ms)"},
+      {"server.idle_timeout_ms", "idle timeout (ms)"},
+      {"server.body_timeout_ms", "body timeout (ms)"},
+      {"server.write_timeout_ms", "write timeout (ms)"},
+      {"server.body_limit", "body limit (bytes)"},
+      {"server.header_limit", "header limit (bytes)"},
+      {"server.shutdown_grace_ms", "shutdown grace (ms)"},
+      {"server.log_level", "log level"},
+      {"database.journal_mode", "journal mode"},
+      {"database.synchronous", "synchronous"},
+      {"database.busy_timeout_ms", "busy timeout (ms)"},
+      {"database.busy_retry", "busy retry schedule"},
+      {"database.busy_retry_interval_ms", "busy retry interval (ms)"},
+      {"database.transaction", "transaction mode"},
+      {"database.cache_size", "cache size (pages, KiB if negative)"},
+      {"database.mmap_size", "mmap size (bytes)"},
+      {"database.max_size_mb", "size guard (MiB)"},
+      {"pool.strategy", "strategy"},
+      {"pool.size", "pool size"},
+      {"pool.checkout_timeout_ms", "checkout timeout (ms)"},
+      {"pool.queue_target_ms", "queue target (ms)"},
+      {"pool.queue_interval_ms", "queue interval (ms)"},
+      {"pool.max_waiters", "max waiting requests"},
+      {"pool.max_batch", "max writes per batch"},
+  };
+  return words;
+}
+
+bool is_write(const LoadSpec& load) {
+  // GET /seed writes too: it is the seed's request, kept as a GET (docs/http-api.md).
+  return load.method == "POST" || load.method == "PUT" || load.method == "PATCH" || load.method == "DELETE" ||
+         load.path == "/seed";
+}
+
+// Every cell's load writes, so a 2xx is an acknowledged write.
+bool load_writes(const Experiment& e) {
+  const auto cells = e.cells(false);
+  return std::all_of(cells.begin(), cells.end(), [](const Cell& c) { return is_write(c.load); });
+}
+
+}  // namespace
+
+std::string metric_label(const Experiment& e, const std::string& name) {
+  if (const auto key = axis_key(e, name); !key.empty()) {
+    const auto it = axis_words().find(key);
+    return it != axis_words().end() ? it->second : name;
+  }
+  if (name == "ok_per_s") return load_writes(e) ? "writes/s" : "successful requests/s";
+  if (name == "ok") return load_writes(e) ? "writes answered 2xx" : "requests answered 2xx";
+  static const std::map<std::string, std::string> words = {
+      {"requests", "requests answered (any status)"},
+      {"requests_per_s", "requests/s (any status)"},
+      {"failures", "failed requests"},
+      {"errors", "requests without an answer"},
+      {"rejected_503", "requests rejected with 503"},
+      {"p50_ms", "p50 latency (ms)"},
+      {"p90_ms", "p90 latency (ms)"},
+      {"p99_ms", "p99 latency (ms)"},
+      {"max_ms", "max latency (ms)"},
+      {"mean_ms", "mean latency (ms)"},
+      {"rows_after", "rows in the database after the run"},
+      {"counter_after", "counter value after the run"},
+      {"acknowledged", "writes the server acknowledged"},
+      {"busy_errors", "requests failed with SQLITE_BUSY"},
+      {"busy_snapshot", "requests failed with SQLITE_BUSY_SNAPSHOT"},
+      {"busy_waits", "busy-handler sleeps"},
+      {"busy_wait_ms", "time slept in the busy handler (ms)"},
+      {"checkout_p99_ms", "p99 wait for a connection (ms)"},
+      {"checkout_max_ms", "max wait for a connection (ms)"},
+      {"pool_timeouts", "connection waits that timed out"},
+      {"shed", "waiting requests shed"},
+      {"batches", "transactions committed (batches)"},
+      {"mean_batch", "writes per transaction"},
+      {"reader_reads", "outside reader: reads"},
+      {"reader_waits", "outside reader: reads that waited for a lock"},
+      {"reader_failed", "outside reader: failed reads"},
+      {"verified", "verified"},
+  };
+  const auto it = words.find(name);
+  return it != words.end() ? it->second : name;
+}
+
+bool wants_log_scale(const std::vector<double>& values) {
+  double lo = 0, hi = 0;
+  for (double v : values) {
+    // A 0 (no failures, say) is often the finding, and a log axis cannot
+    // show it: such a plot stays linear.
+    if (!(v > 0) || !std::isfinite(v)) return false;
+    lo = lo == 0 ? v : std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  return lo > 0 && hi / lo > 10;
+}
+
+std::string plot_title(const Experiment& e, const PlotSpec& plot) {
+  if (!plot.title.empty()) return plot.title;
+  std::string title = metric_label(e, plot.y) + " by " + metric_label(e, plot.x);
+  for (const auto& [key, value] : plot.where) title += ", " + metric_label(e, key) + " " + cell_text(value);
+  return title;
+}
+
+std::string html_escape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string shell_quote(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+=./:,@%") ==
+                        std::string::npos)
+    return s;
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 std::string markdown_table(const Experiment& e, const std::vector<CellResult>& results) {
   std::ostringstream s;
   s << "|";
@@ -172,6 +327,285 @@ std::string markdown_table(const Experiment& e, const std::vector<CellResult>& r
   }
   return s.str();
 }
+
+namespace {
+
+// What became of one plot, for report.html.
+struct PlotOutcome {
+  std::string title;
+  std::vector<std::string> notes;  // points not drawn, and why
+  std::filesystem::path svg;       // empty when not drawn
+  std::string problem;             // why it was not drawn
+};
+
+PlotOutcome write_plot(const Experiment& e, const std::vector<CellResult>& results, std::size_t index,
+                       const std::filesystem::path& dir) {
+  const auto& plot = e.plots[index];
+  PlotOutcome outcome;
+  outcome.title = plot_title(e, plot);
+  const std::string stem = "plot-" + std::to_string(index + 1) + "-" + plot.y;
+  const std::string y_words = metric_label(e, plot.y);
+
+  // x positions in first-seen order (the matrix's order), shared by every
+  // series, so that a point left out does not shift the ones after it; every
+  // x value keeps its tic even when none of its points is drawn.
+  struct Point {
+    std::size_t x;
+    double y;
+  };
+  std::vector<std::string> xs;
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<Point>> series;
+  std::vector<double> values;
+  std::size_t no_figure = 0;
+  for (const auto& r : results) {
+    const bool selected = std::all_of(plot.where.begin(), plot.where.end(),
+                                      [&](const auto& w) { return metric(e, r, w.first) == w.second; });
+    if (!selected) continue;
+    const std::string x = cell_text(metric(e, r, plot.x));
+    auto pos = std::find(xs.begin(), xs.end(), x);
+    if (pos == xs.end()) pos = xs.insert(xs.end(), x);
+    const std::string name = plot.series.empty() ? y_words : cell_text(metric(e, r, plot.series));
+    if (!series.count(name)) order.push_back(name);
+    auto& points = series[name];
+    const auto y = metric(e, r, plot.y);
+    if (!y.is_number()) {
+      ++no_figure;  // e.g. mean_batch of a strategy that does not batch
+      continue;
+    }
+    points.push_back({static_cast<std::size_t>(pos - xs.begin()), y.get<double>()});
+    values.push_back(y.get<double>());
+  }
+  if (no_figure > 0)
+    outcome.notes.push_back(std::to_string(no_figure) + (no_figure == 1 ? " cell has" : " cells have") +
+                            " no figure for " + y_words + " (not drawn)");
+
+  const bool log_scale = wants_log_scale(values);
+  std::erase_if(order, [&](const std::string& name) { return series[name].empty(); });
+
+  {
+    std::ofstream dat(dir / (stem + ".dat"));
+    dat << "# x position, x value, " << plot.y << "\n";
+    for (const auto& name : order) {
+      dat << "# " << name << "\n";
+      for (const auto& p : series[name]) dat << p.x << " " << gnuplot_quote(xs[p.x]) << " " << p.y << "\n";
+      dat << "\n\n";
+    }
+  }
+  if (order.empty()) {
+    outcome.problem = "nothing to draw: no selected cell has a figure for " + plot.y;
+    return outcome;
+  }
+
+  std::string xtics;
+  for (std::size_t i = 0; i < xs.size(); ++i) xtics += (i ? ", " : "") + gnuplot_quote(xs[i]) + " " + std::to_string(i);
+  std::string note;
+  for (const auto& n : outcome.notes) note += (note.empty() ? "" : "; ") + n;
+  std::ostringstream script;
+  for (const char* kind : {"svg", "png"}) {
+    // noenhanced: '_', '^', '&' and '@' in names and values are plain text.
+    script << (std::string(kind) == "svg" ? "set terminal svg size 900,540 dynamic noenhanced background '#ffffff'\n"
+                                          : "set terminal pngcairo size 900,540 noenhanced\n")
+           << "set output " << gnuplot_quote((dir / (stem + "." + kind)).string()) << "\n"
+           << "set title " << gnuplot_quote(e.name + ": " + outcome.title) << "\n"
+           << "set xlabel " << gnuplot_quote(metric_label(e, plot.x)) << "\n"
+           << "set ylabel " << gnuplot_quote(y_words + (log_scale ? ", log scale" : "")) << "\n"
+           << "set grid\nset xrange [-0.2:" << static_cast<double>(xs.size()) - 0.8 << "]\n"
+           << "set xtics (" << xtics << ")\n";
+    if (plot.series.empty())
+      script << "set key off\n";
+    else
+      script << "set key outside right title " << gnuplot_quote(metric_label(e, plot.series)) << "\n";
+    // A log axis cannot start at 0; a linear one does, so that a small
+    // difference does not look like a large one.
+    script << (log_scale ? "set logscale y\nset yrange [*:*]\n" : "set yrange [0:*]\n");
+    if (!note.empty())
+      script << "set bmargin 5\nset label 1 " << gnuplot_quote("Note: " + note) << " at screen 0.01, 0.02 left\n";
+    script << "plot ";
+    for (std::size_t s = 0; s < order.size(); ++s) {
+      script << (s ? ", " : "") << gnuplot_quote((dir / (stem + ".dat")).string()) << " index " << s
+             << " using 1:3 with linespoints linewidth 2 title " << gnuplot_quote(order[s]);
+    }
+    script << "\nunset output\n";
+  }
+  const auto gp = dir / (stem + ".gp");
+  std::ofstream(gp) << script.str();
+  const auto log = dir / (stem + ".gnuplot.log");
+  const std::string command = "gnuplot " + gnuplot_quote(gp.string()) + " 2>" + gnuplot_quote(log.string());
+  if (std::system(command.c_str()) != 0) {
+    outcome.problem = "gnuplot failed or is not installed (see " + log.string() + ")";
+  } else {
+    outcome.svg = dir / (stem + ".svg");
+  }
+  return outcome;
+}
+
+std::string read_text(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Prefixes ` id=` values and `#` references so that several inlined SVGs (all
+// from gnuplot, all with the same ids) do not share ids in one page.
+std::string prefix_svg_ids(const std::string& svg, const std::string& prefix) {
+  std::string out;
+  out.reserve(svg.size() + svg.size() / 20);
+  const std::pair<std::string, bool> needles[] = {
+      {"id='", true}, {"id=\"", true}, {"href='#", false}, {"href=\"#", false}, {"url(#", false}};
+  for (std::size_t i = 0; i < svg.size();) {
+    bool replaced = false;
+    for (const auto& [needle, after_space] : needles) {
+      if (svg.compare(i, needle.size(), needle) != 0) continue;
+      if (after_space && (i == 0 || !std::isspace(static_cast<unsigned char>(svg[i - 1])))) continue;
+      out += needle + prefix;
+      i += needle.size();
+      replaced = true;
+      break;
+    }
+    if (!replaced) out += svg[i++];
+  }
+  return out;
+}
+
+// The <svg> element of a gnuplot SVG file (without its XML prolog), or "".
+std::string inline_svg(const std::filesystem::path& file, const std::string& id_prefix) {
+  const std::string text = read_text(file);
+  const auto start = text.find("<svg");
+  const auto end = text.rfind("</svg>");
+  if (start == std::string::npos || end == std::string::npos || end < start) return "";
+  return prefix_svg_ids(text.substr(start, end + 6 - start), id_prefix);
+}
+
+std::string meta_text(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  return v.dump();
+}
+
+constexpr const char* kReportStyle = R"(
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; margin: 2em auto; max-width: 1100px;
+       padding: 0 1em; color: #1d1d1f; line-height: 1.45; }
+h1 { margin-bottom: 0.2em; }
+h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
+.wide { overflow-x: auto; }
+table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.92em; }
+th, td { border: 1px solid #d0d0d0; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+thead th { background: #f2f2f2; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.meta th { background: #f7f7f7; font-weight: normal; color: #555; }
+pre { background: #f6f6f6; border: 1px solid #ddd; padding: 0.6em; overflow-x: auto; white-space: pre-wrap; }
+figure { margin: 1em 0 2em; }
+figure svg { width: 100%; height: auto; max-width: 900px; display: block; border: 1px solid #eee; }
+figcaption { font-weight: bold; margin-bottom: 0.3em; }
+.note { color: #7a5a00; }
+.yes { color: #1a7f37; font-weight: bold; }
+.no, .problem { color: #c00000; font-weight: bold; }
+td.detail { white-space: pre-wrap; }
+)";
+
+std::string write_report(const Experiment& e, const std::vector<CellResult>& results, const nlohmann::json& meta,
+                         const std::vector<PlotOutcome>& plots) {
+  std::ostringstream h;
+  const auto esc = html_escape;
+  std::size_t verified = 0;
+  for (const auto& r : results) verified += r.verdict.ok ? 1 : 0;
+
+  h << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    << "<title>" << esc(e.name) << " - busylab sweep</title>\n<style>" << kReportStyle << "</style>\n</head>\n<body>\n";
+  h << "<h1 id=\"experiment\">" << esc(e.name) << "</h1>\n";
+  if (!e.description.empty()) h << "<p id=\"description\">" << esc(e.description) << "</p>\n";
+  h << "<p id=\"summary\" class=\"" << (verified == results.size() ? "yes" : "no") << "\">" << verified << " of "
+    << results.size() << " cells verified</p>\n";
+
+  // The run: when, where, with what, and how to run it again.
+  h << "<h2>Run</h2>\n<table class=\"meta\" id=\"meta\">\n";
+  auto row = [&](const std::string& name, const std::string& value) {
+    h << "<tr><th>" << esc(name) << "</th><td>" << esc(value) << "</td></tr>\n";
+  };
+  row("experiment file", e.file.string());
+  const std::pair<const char*, const char*> known[] = {
+      {"started_utc", "started (UTC)"}, {"finished_utc", "finished (UTC)"}, {"machine", "machine"},
+      {"cores", "CPU cores"},           {"sqlite_version", "SQLite"},       {"busylab_version", "busylab"},
+      {"quick", "quick run (--quick)"}, {"cwd", "working directory"}};
+  for (const auto& [key, name] : known) {
+    if (meta.is_object() && meta.contains(key)) row(name, meta_text(meta[key]));
+  }
+  if (meta.is_object()) {
+    for (auto it = meta.begin(); it != meta.end(); ++it) {
+      const bool shown = it.key() == "command" || std::any_of(std::begin(known), std::end(known),
+                                                              [&](const auto& k) { return it.key() == k.first; });
+      if (!shown) row(it.key(), meta_text(it.value()));
+    }
+  }
+  double elapsed = 0;
+  for (const auto& r : results) elapsed += r.elapsed_s;
+  char took[64];
+  std::snprintf(took, sizeof took, "%zu, %.0f s in all", results.size(), elapsed);
+  row("cells", took);
+  h << "</table>\n";
+  const std::string command = meta.is_object() && meta.contains("command") && meta["command"].is_string()
+                                  ? meta["command"].get<std::string>()
+                                  : "busylab sweep " + shell_quote(e.file.string());
+  h << "<p>To run it again:</p>\n<pre id=\"command\"><code>" << esc(command) << "</code></pre>\n";
+
+  // The table: the experiment's columns, as in table.md.
+  h << "<h2>Results</h2>\n<div class=\"wide\"><table id=\"results\">\n<thead><tr>";
+  for (const auto& c : e.columns) h << "<th title=\"" << esc(metric_label(e, c)) << "\">" << esc(c) << "</th>";
+  if (e.repetitions > 1) h << "<th>rep</th>";
+  h << "</tr></thead>\n<tbody>\n";
+  for (const auto& r : results) {
+    h << "<tr>";
+    for (const auto& c : e.columns) {
+      const auto v = metric(e, r, c);
+      const std::string text = cell_text(v);
+      std::string cls = v.is_number() ? "num" : "";
+      if (c == "verified") cls = r.verdict.ok ? "yes" : "no";
+      h << "<td" << (cls.empty() ? "" : " class=\"" + cls + "\"") << ">" << esc(text) << "</td>";
+    }
+    if (e.repetitions > 1) h << "<td class=\"num\">" << r.cell.repetition + 1 << "</td>";
+    h << "</tr>\n";
+  }
+  h << "</tbody>\n</table></div>\n";
+
+  if (!plots.empty()) {
+    h << "<h2>Plots</h2>\n";
+    for (std::size_t i = 0; i < plots.size(); ++i) {
+      const auto& p = plots[i];
+      h << "<figure id=\"plot-" << i + 1 << "\">\n<figcaption>" << esc(p.title) << "</figcaption>\n";
+      const std::string svg = p.svg.empty() ? "" : inline_svg(p.svg, "p" + std::to_string(i + 1) + "-");
+      if (!svg.empty())
+        h << svg << "\n";
+      else
+        h << "<p class=\"problem\">Not drawn: "
+          << esc(p.problem.empty() ? "gnuplot wrote no SVG (" + p.svg.string() + ")" : p.problem) << "</p>\n";
+      for (const auto& n : p.notes) h << "<p class=\"note\">Note: " << esc(n) << "</p>\n";
+      h << "</figure>\n";
+    }
+  }
+
+  // Verification, cell by cell.
+  h << "<h2>Verification</h2>\n<div class=\"wide\"><table id=\"verification\">\n<thead><tr><th>cell</th>";
+  for (const auto& a : e.matrix) h << "<th>" << esc(a.label) << "</th>";
+  if (e.repetitions > 1) h << "<th>rep</th>";
+  h << "<th>verified</th><th>how</th></tr></thead>\n<tbody>\n";
+  for (const auto& r : results) {
+    const std::string cls = r.verdict.ok ? "yes" : "no";
+    h << "<tr id=\"cell-" << r.cell.index + 1 << "\"><td class=\"num\">" << r.cell.index + 1 << "</td>";
+    for (const auto& [key, value] : r.cell.values) h << "<td>" << esc(cell_text(value)) << "</td>";
+    if (e.repetitions > 1) h << "<td class=\"num\">" << r.cell.repetition + 1 << "</td>";
+    h << "<td class=\"" << cls << "\">" << (r.verdict.ok ? "yes" : "NO") << "</td><td class=\"detail"
+      << (r.verdict.ok ? "" : " no") << "\">" << esc(r.verdict.detail) << "</td></tr>\n";
+  }
+  h << "</tbody>\n</table></div>\n";
+  h << "<p>Everything else is beside this page: results.json (every figure of every cell), results.csv, table.md, "
+       "the plots as SVG and PNG with their gnuplot scripts, and each cell's server and reader output in "
+       "cells/.</p>\n";
+  h << "</body>\n</html>\n";
+  return h.str();
+}
+
+}  // namespace
 
 OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& results, const std::filesystem::path& dir,
                           const nlohmann::json& meta) {
@@ -253,56 +687,22 @@ OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& re
   }
 
   // Plots: one line per series value, x values in the matrix's order.
+  std::vector<PlotOutcome> plots;
   for (std::size_t i = 0; i < e.plots.size(); ++i) {
-    const auto& plot = e.plots[i];
-    const std::string stem = "plot-" + std::to_string(i + 1) + "-" + plot.y;
-    std::map<std::string, std::vector<std::pair<std::string, double>>> series;
-    std::vector<std::string> order;
-    for (const auto& r : results) {
-      const bool selected = std::all_of(plot.where.begin(), plot.where.end(),
-                                        [&](const auto& w) { return metric(e, r, w.first) == w.second; });
-      if (!selected) continue;
-      const auto x = metric(e, r, plot.x);
-      const auto y = metric(e, r, plot.y);
-      const std::string name = plot.series.empty() ? plot.y : plot.series + "=" + cell_text(metric(e, r, plot.series));
-      if (!series.count(name)) order.push_back(name);
-      series[name].emplace_back(cell_text(x), y.is_number() ? y.get<double>() : 0.0);
-    }
-    {
-      std::ofstream dat(dir / (stem + ".dat"));
-      for (const auto& name : order) {
-        dat << "# " << name << "\n";
-        for (const auto& [x, y] : series[name]) dat << gnuplot_quote(x) << " " << y << "\n";
-        dat << "\n\n";
-      }
-    }
-    const std::string title = plot.title.empty() ? plot.y + " by " + plot.x : plot.title;
-    std::ostringstream script;
-    for (const char* kind : {"svg", "png"}) {
-      script << (std::string(kind) == "svg" ? "set terminal svg size 900,540 dynamic background '#ffffff'\n"
-                                            : "set terminal pngcairo size 900,540\n")
-             << "set output " << gnuplot_quote((dir / (stem + "." + kind)).string()) << "\n"
-             << "set title " << gnuplot_quote(e.name + ": " + title) << " noenhanced\n"
-             << "set xlabel " << gnuplot_quote(plot.x) << " noenhanced\n"
-             << "set ylabel " << gnuplot_quote(plot.y) << " noenhanced\n"
-             << "set grid\nset key outside right noenhanced\nset yrange [0:*]\nset offsets 0.2, 0.2, 0, 0\n"
-             << "plot ";
-      for (std::size_t s = 0; s < order.size(); ++s) {
-        script << (s ? ", " : "") << gnuplot_quote((dir / (stem + ".dat")).string()) << " index " << s
-               << " using 0:2:xtic(1) with linespoints linewidth 2 title " << gnuplot_quote(order[s]);
-      }
-      script << "\nunset output\n";
-    }
-    const auto gp = dir / (stem + ".gp");
-    std::ofstream(gp) << script.str();
-    const std::string command =
-        "gnuplot " + gnuplot_quote(gp.string()) + " 2>" + gnuplot_quote((dir / (stem + ".gnuplot.log")).string());
-    if (std::system(command.c_str()) != 0) {
-      files.plot_problem = "gnuplot failed or is not installed (see " + (dir / (stem + ".gnuplot.log")).string() + ")";
+    plots.push_back(write_plot(e, results, i, dir));
+    const auto& p = plots.back();
+    if (!p.problem.empty()) {
+      files.plot_problem = p.problem;
     } else {
-      files.written.push_back(dir / (stem + ".svg"));
-      files.written.push_back(dir / (stem + ".png"));
+      files.written.push_back(p.svg);
+      files.written.push_back(std::filesystem::path(p.svg).replace_extension(".png"));
     }
+  }
+
+  {
+    std::ofstream out(dir / "report.html");
+    out << write_report(e, results, meta, plots);
+    files.written.push_back(dir / "report.html");
   }
   return files;
 }
