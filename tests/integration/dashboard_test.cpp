@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "strategy/strategy.hpp"
-#include "tests/support/child_process.hpp"
+#include "tests/support/browser.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_server.hpp"
@@ -58,17 +58,12 @@ std::string element_text(const std::string& dom, const std::string& id) {
 class Dashboard : public ::testing::TestWithParam<StrategyKind> {};
 
 TEST_P(Dashboard, ChromiumShowsTheStrategyAndLiveWrites) {
-  ASSERT_EQ(std::system("command -v chromium >/dev/null"), 0)
-      << "chromium is missing: scripts/bootstrap installs Debian's chromium";
   TempDir dir;
   TestServer server(test_config(dir, GetParam(), 2));
   WriteLoad load(server.port(), 4);
   // Chromium's virtual time runs the page's timers for 4 s; its fetches of
   // /stats go to the real server, whose clock the page uses for rates.
-  const auto r = run_command(
-      {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + dir.file("profile"),
-       "--virtual-time-budget=4000", "--dump-dom", "http://127.0.0.1:" + std::to_string(server.port()) + "/dashboard"},
-      dir.path().string(), 120s);
+  const auto r = dump_dom(dir, "http://127.0.0.1:" + std::to_string(server.port()) + "/dashboard", 4000);
   ASSERT_EQ(r.status, 0) << r.err;
   const std::string& dom = r.out;
   EXPECT_EQ(element_text(dom, "strategy"), to_string(GetParam())) << dom.substr(0, 2000);

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/support/browser.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/proc_fds.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -149,8 +150,6 @@ TEST(Sweep, TinyExperimentRunsVerifiesAndWritesOutputs) {
 // report.html: the experiment, the machine, the table, the plot and every
 // cell's verdict on one page that a browser opens from the file system.
 TEST(Sweep, ReportShowsTheRunAndRendersInChromium) {
-  ASSERT_EQ(std::system("command -v chromium >/dev/null"), 0)
-      << "chromium is missing: scripts/bootstrap installs Debian's chromium";
   TempDir dir;
   write_base_config(dir);
   const auto experiment = write_file(dir, "tiny.json", R"({
@@ -186,10 +185,7 @@ TEST(Sweep, ReportShowsTheRunAndRendersInChromium) {
 
   // A browser parses it as HTML and shows the same: the name, each cell's
   // verdict, and the plot as SVG.
-  const auto browser =
-      run_command({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
-                   "--user-data-dir=" + dir.file("profile"), "--dump-dom", "file://" + report_path.string()},
-                  dir.path().string(), 120s);
+  const auto browser = dump_dom(dir, "file://" + report_path.string());
   ASSERT_EQ(browser.status, 0) << browser.err;
   const std::string& dom = browser.out;
   EXPECT_NE(dom.find("<h1 id=\"experiment\">tiny-report</h1>"), std::string::npos) << dom.substr(0, 2000);
