@@ -317,6 +317,9 @@ int main(int argc, char** argv) {
       ->type_name("KEY=VALUE");
   serve_cmd->add_option("--port-file", port_file, "Write the listening port to this file once bound");
   serve_cmd->footer(
+      "Routes: POST /rows, GET /rows/count, GET /rows/{id}, POST /counters/{name}/increment,\n"
+      "GET /seed, GET /control, GET /healthz, GET /stats (JSON), GET /metrics (Prometheus),\n"
+      "GET /dashboard (a live page for a browser); see docs/http-api.md.\n"
       "Prints 'listening on ADDRESS:PORT' on stdout once ready. SIGINT/SIGTERM drain in-flight\n"
       "requests (server.shutdown_grace_ms), checkpoint the WAL and print a summary; a second\n"
       "signal exits at once. Exit status: 0 after a clean stop, 1 when the grace period ran out\n"
