@@ -198,10 +198,14 @@ TEST(Sweep, ReportShowsTheRunAndRendersInChromium) {
   }
 }
 
-// The server and the outside reader that a sweep starts hold what they open
-// themselves and stdin/stdout/stderr, nothing handed down: not the sweep's
-// sockets, and not a pipe the sweep itself inherited from its own parent
-// (this test holds one open without close-on-exec while the sweep starts).
+// The server and the outside reader that a sweep starts hold /dev/null and
+// their log files as stdin/stdout/stderr, and beyond that only what they open
+// themselves: no descriptor of theirs refers to an object the sweep or this
+// test has open, such as the sweep's sockets or the pipe this test holds
+// without close-on-exec while the sweep starts (fork and exec without
+// closing handed it on, through the sweep, to both children). What a child
+// opens itself is not listed: SQLite, the loader and sanitizer runtimes open
+// files of their own for a moment.
 TEST(Sweep, ChildrenInheritNoDescriptors) {
   TempDir dir;
   write_base_config(dir);
@@ -243,17 +247,6 @@ TEST(Sweep, ChildrenInheritNoDescriptors) {
       if (f.fd < 3) continue;
       EXPECT_EQ(foreign.count({f.dev, f.ino}), 0u)
           << "fd " << f.fd << " -> " << f.target << " is shared with the sweep or the test";
-      // What is left is the child's own: sockets, its event loop's
-      // descriptors (Asio's signal pipe among them), the cell's folder (SQLite
-      // opens it to sync a new journal) and database files, and a shared
-      // library the loader is opening at that moment.
-      const std::string cell = "/out/cells/001";
-      const bool in_cell =
-          f.target.find(cell + "/busylab.db") != std::string::npos ||
-          (f.target.size() >= cell.size() && f.target.compare(f.target.size() - cell.size(), cell.size(), cell) == 0);
-      const bool own = f.target.rfind("socket:", 0) == 0 || f.target.rfind("anon_inode:", 0) == 0 ||
-                       f.target.rfind("pipe:", 0) == 0 || in_cell || f.target.find(".so") != std::string::npos;
-      EXPECT_TRUE(own) << "fd " << f.fd << " -> " << f.target;
     }
   }
   const auto status = sweep.wait(120s);
