@@ -210,23 +210,17 @@ int watch(const std::string& db, const std::string& interval, std::int64_t timeo
   return 0;
 }
 
-std::string timestamp_for_folder() {
+// The time now in UTC, as strftime `format` writes it.
+std::string utc_now(const char* format) {
   const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  std::strftime(buf, sizeof buf, format, &tm);
   return buf;
 }
-
-std::string utc_now_iso() {
-  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+constexpr const char* kFolderTime = "%Y%m%d-%H%M%S";
+constexpr const char* kIsoTime = "%Y-%m-%dT%H:%M:%SZ";
 
 // The command line as a shell would take it back, for "run it again".
 std::string shell_command(int argc, char** argv) {
@@ -249,12 +243,12 @@ int sweep(const std::string& file, bool quick, std::optional<std::string> out, c
   options.quick = quick;
   options.out_dir =
       out ? std::filesystem::path(*out)
-          : std::filesystem::path("results") / (experiment.name + (quick ? "-quick-" : "-") + timestamp_for_folder());
+          : std::filesystem::path("results") / (experiment.name + (quick ? "-quick-" : "-") + utc_now(kFolderTime));
   options.progress = &std::cerr;
   const auto cells = experiment.cells(quick);
   std::cerr << "busylab sweep: " << experiment.name << ", " << cells.size() << " cells" << (quick ? " (quick)" : "")
             << ", results in " << options.out_dir.string() << std::endl;
-  const std::string started = utc_now_iso();
+  const std::string started = utc_now(kIsoTime);
   const auto results = sw::run_sweep(experiment, options);
 
   utsname u{};
@@ -264,7 +258,7 @@ int sweep(const std::string& file, bool quick, std::optional<std::string> out, c
                                {"cores", std::thread::hardware_concurrency()},
                                {"machine", std::string(u.sysname) + " " + u.release + " " + u.machine},
                                {"started_utc", started},
-                               {"finished_utc", utc_now_iso()},
+                               {"finished_utc", utc_now(kIsoTime)},
                                {"busylab_version", BUSYLAB_VERSION},
                                {"sqlite_version", sqlite3_libversion()},
                                {"command", command},
