@@ -336,8 +336,28 @@ std::vector<OpOutcome> run_batch(Database& db, std::span<const Operation* const>
     if (!undone) {
       rollback_quietly(db);
       outs[i].message = failed_message;
-      fail_others(db, outs, i, failed_code, "batch rolled back: " + failed_message);
-      for (auto& out : outs) finish_wait(db, out);
+      if (db.in_transaction()) {
+        // Not even ROLLBACK worked: nothing more can be done on this
+        // connection now, and nothing of the batch is acknowledged.
+        fail_others(db, outs, i, failed_code, "batch rolled back: " + failed_message);
+        for (auto& out : outs) finish_wait(db, out);
+        return outs;
+      }
+      // Nothing of the batch is in the database any more (SQLite rolls the
+      // whole transaction back on some errors, SQLITE_FULL among them), and
+      // nothing of it was acknowledged: the others run again, in a new
+      // transaction, without the one that failed. Each round drops one
+      // operation, so this ends.
+      finish_wait(db, outs[i]);
+      std::vector<const Operation*> others;
+      others.reserve(ops.size() - 1);
+      for (std::size_t j = 0; j < ops.size(); ++j) {
+        if (j != i) others.push_back(ops[j]);
+      }
+      auto again = run_batch(db, others);
+      for (std::size_t j = 0, k = 0; j < ops.size(); ++j) {
+        if (j != i) outs[j] = std::move(again[k++]);
+      }
       return outs;
     }
   }
