@@ -30,10 +30,9 @@ double number(const nlohmann::json& j, const char* key) {
   return it != j.end() && it->is_number() ? it->get<double>() : 0.0;
 }
 
-// Histogram bounds for the pool's waits and holds (seconds) and the writer's
-// batch sizes (writes).
-constexpr double kSecondsBounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                     0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
+// Histogram bounds: the pool's waits and holds use the request durations'
+// (seconds); the writer's batch sizes count writes.
+constexpr const auto& kSecondsBounds = ServerStats::kDurationBounds;
 constexpr double kBatchBounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
 
 class Families {

@@ -2,6 +2,8 @@
 // A temporary folder removed when the object goes out of scope.
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 namespace busylab::testing {
@@ -20,5 +22,11 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+/// The whole text of a file ("" when it cannot be read).
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 }  // namespace busylab::testing

@@ -37,10 +37,7 @@ Experiment experiment(const std::string& method, const std::string& path) {
   return e;
 }
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using testing::read_file;
 
 // The data lines of a gnuplot .dat file (not comments, not blank).
 std::vector<std::string> data_lines(const std::string& text) {
