@@ -21,6 +21,7 @@
 #include <iterator>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -28,6 +29,7 @@
 #include "loadgen/load_runner.hpp"
 #include "server/http_server.hpp"
 #include "server/server_options.hpp"
+#include "server/supervisor.hpp"
 #include "sqlite/sqlite_error.hpp"
 #include "sweep/experiment.hpp"
 #include "sweep/outputs.hpp"
@@ -50,6 +52,49 @@ void write_port_file(const std::filesystem::path& path, unsigned port) {
   std::filesystem::rename(temp, path);
 }
 
+void log_start(const busylab::Config& config) {
+  if (config.server.address != "127.0.0.1" && config.server.address != "::1") {
+    spdlog::warn("listening on {}, reachable from other machines; busylab has no authentication",
+                 config.server.address);
+  }
+  spdlog::info(
+      "strategy {} (size {}), journal_mode {}, synchronous {}, busy_timeout {} ms, database {}{}",
+      busylab::to_string(config.pool.strategy), config.pool.size, busylab::to_string(config.database.journal_mode),
+      busylab::to_string(config.database.synchronous), config.database.busy_timeout_ms, config.database.path,
+      config.server.processes > 1
+          ? fmt::format(", {} processes of {} io threads", config.server.processes, config.server.effective_threads())
+          : std::string());
+}
+
+// server.processes > 1: a supervisor and its workers (server/supervisor.hpp).
+int serve_processes(const busylab::Config& config, const std::optional<std::string>& port_file) {
+  busylab::SupervisorResult result;
+  try {
+    result = busylab::supervise(config, [&](const std::string& address, unsigned port) {
+      std::cout << "listening on " << address << ":" << port << std::endl;
+      if (port_file) {
+        try {
+          write_port_file(*port_file, port);
+        } catch (const std::exception& e) {
+          std::cerr << "busylab serve: " << e.what() << "\n";
+          return false;
+        }
+      }
+      log_start(config);
+      return true;
+    });
+  } catch (const busylab::SqliteError& e) {
+    std::cerr << "busylab serve: " << e.what() << " (" << busylab::sqlite_code_name(e.code()) << ")\n";
+    return kExitUsage;
+  } catch (const std::system_error& e) {
+    std::cerr << "busylab serve: cannot listen on " << config.server.address << ":" << config.server.port << ": "
+              << e.code().message() << "\n";
+    return kExitUsage;
+  }
+  if (result.summary) std::cout << result.summary->line() << std::endl;
+  return result.exit_status;
+}
+
 int serve(const std::optional<std::string>& config_path, const std::vector<std::string>& sets,
           const std::optional<std::string>& port_file) {
   busylab::Config config;
@@ -62,6 +107,7 @@ int serve(const std::optional<std::string>& config_path, const std::vector<std::
     return kExitUsage;
   }
   spdlog::set_level(spdlog::level::from_str(config.server.log_level));
+  if (config.server.processes > 1) return serve_processes(config, port_file);
 
   std::unique_ptr<busylab::HttpServer> server;
   try {
@@ -76,10 +122,6 @@ int serve(const std::optional<std::string>& config_path, const std::vector<std::
               << e.code().message() << "\n";
     return kExitUsage;
   }
-  if (config.server.address != "127.0.0.1" && config.server.address != "::1") {
-    spdlog::warn("listening on {}, reachable from other machines; busylab has no authentication",
-                 config.server.address);
-  }
   std::cout << "listening on " << server->address() << ":" << server->port() << std::endl;
   if (port_file) {
     try {
@@ -89,10 +131,7 @@ int serve(const std::optional<std::string>& config_path, const std::vector<std::
       return kExitUsage;
     }
   }
-  spdlog::info("strategy {} (size {}), journal_mode {}, synchronous {}, busy_timeout {} ms, database {}",
-               busylab::to_string(config.pool.strategy), config.pool.size,
-               busylab::to_string(config.database.journal_mode), busylab::to_string(config.database.synchronous),
-               config.database.busy_timeout_ms, config.database.path);
+  log_start(config);
   const auto summary = server->run();
   std::cout << summary.line() << std::endl;
   // 1 when the grace period ran out with requests in flight: they were cut off.
@@ -318,7 +357,10 @@ int main(int argc, char** argv) {
       "requests (server.shutdown_grace_ms), checkpoint the WAL and print a summary; a second\n"
       "signal exits at once. Exit status: 0 after a clean stop, 1 when the grace period ran out\n"
       "or a second signal cut the drain short, 2 for a bad config or a database or address that\n"
-      "cannot be used.");
+      "cannot be used.\n"
+      "With --set server.processes=N (N > 1): N worker processes on the same port (SO_REUSEPORT)\n"
+      "and database, each with its own io threads and strategy; /stats and /metrics answer for all\n"
+      "of them; a worker that dies is restarted; see docs/configuration.md.");
 
   auto* load_cmd =
       app.add_subcommand("load", "HTTP load generator: closed or open loop, correct percentiles, JSON report");

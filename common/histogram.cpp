@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
 
 namespace busylab {
 namespace histogram_layout {
@@ -74,7 +76,33 @@ std::uint64_t Histogram::percentile(double q) const {
   return max_;
 }
 
-AtomicHistogram::AtomicHistogram() : buckets_(kBuckets) {
+nlohmann::json Histogram::to_json() const {
+  nlohmann::json buckets = nlohmann::json::array();
+  for (std::size_t i = 0; i < kBuckets; ++i) {
+    if (buckets_[i] != 0) buckets.push_back({i, buckets_[i]});
+  }
+  return {{"count", count_}, {"sum", sum_}, {"min", min()}, {"max", max_}, {"buckets", std::move(buckets)}};
+}
+
+Histogram Histogram::from_json(const nlohmann::json& doc) {
+  Histogram h;
+  try {
+    for (const auto& b : doc.at("buckets")) {
+      const auto index = b.at(0).get<std::size_t>();
+      if (index >= kBuckets) throw std::invalid_argument("histogram bucket index out of range");
+      h.buckets_[index] += b.at(1).get<std::uint64_t>();
+    }
+    h.count_ = doc.at("count").get<std::uint64_t>();
+    h.sum_ = doc.at("sum").get<std::uint64_t>();
+    h.max_ = doc.at("max").get<std::uint64_t>();
+    h.min_ = h.count_ ? doc.at("min").get<std::uint64_t>() : UINT64_MAX;
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("not a histogram document: ") + e.what());
+  }
+  return h;
+}
+
+AtomicHistogram::AtomicHistogram() {
   for (auto& b : buckets_) b.store(0, std::memory_order_relaxed);
 }
 
@@ -99,6 +127,23 @@ Histogram AtomicHistogram::snapshot() const {
   h.min_ = min_.load(std::memory_order_relaxed);
   h.max_ = max_.load(std::memory_order_relaxed);
   return h;
+}
+
+void AtomicHistogram::add(const AtomicHistogram& other) {
+  for (std::size_t i = 0; i < kBuckets; ++i) {
+    if (const auto n = other.buckets_[i].load(std::memory_order_relaxed))
+      buckets_[i].fetch_add(n, std::memory_order_relaxed);
+  }
+  count_.fetch_add(other.count_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  sum_.fetch_add(other.sum_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  const auto lo = other.min_.load(std::memory_order_relaxed);
+  auto mine = min_.load(std::memory_order_relaxed);
+  while (lo < mine && !min_.compare_exchange_weak(mine, lo, std::memory_order_relaxed)) {
+  }
+  const auto hi = other.max_.load(std::memory_order_relaxed);
+  mine = max_.load(std::memory_order_relaxed);
+  while (hi > mine && !max_.compare_exchange_weak(mine, hi, std::memory_order_relaxed)) {
+  }
 }
 
 }  // namespace busylab

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <vector>
 
 namespace busylab {
@@ -46,6 +47,12 @@ class Histogram {
   /// counts whole, so values up to 0.4% above it may be included.
   std::uint64_t count_at_most(std::uint64_t value) const;
 
+  /// A compact JSON form (only the buckets in use) and back, for carrying a
+  /// histogram between processes. from_json throws std::invalid_argument
+  /// on a document that to_json did not write.
+  nlohmann::json to_json() const;
+  static Histogram from_json(const nlohmann::json& doc);
+
  private:
   friend class AtomicHistogram;
   std::vector<std::uint64_t> buckets_;
@@ -57,15 +64,18 @@ class Histogram {
 
 /// A histogram many threads record into without locks; snapshot() copies it.
 /// Thread-safe. Counts are relaxed: a snapshot taken during recording may be
-/// off by the records in flight, never corrupt.
+/// off by the records in flight, never corrupt. Holds no pointers (its
+/// buckets are inline), so it may live in memory shared between processes.
 class AtomicHistogram {
  public:
   AtomicHistogram();
   void record(std::uint64_t value);
   Histogram snapshot() const;
+  /// Adds everything `other` holds now (for totals over several).
+  void add(const AtomicHistogram& other);
 
  private:
-  std::vector<std::atomic<std::uint64_t>> buckets_;
+  std::array<std::atomic<std::uint64_t>, histogram_layout::kBuckets> buckets_;
   std::atomic<std::uint64_t> count_{0};
   std::atomic<std::uint64_t> sum_{0};
   std::atomic<std::uint64_t> min_{UINT64_MAX};

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "server/cluster.hpp"
 #include "server/dashboard.hpp"
 #include "server/metrics.hpp"
 #include "server/router.hpp"
@@ -165,12 +166,22 @@ boost::asio::awaitable<HttpResponse> Handlers::dispatch(const HttpRequest& reque
       co_return response;
     case Route::kStats:
       response.status = 200;
-      response.body = stats_body();
+      if (cluster_) {
+        co_await cluster_->refresh();
+        response.body = cluster_->stats_document(config_).dump();
+      } else {
+        response.body = stats_body();
+      }
       response.route = match.route;
       co_return response;
     case Route::kMetrics:
       response.status = 200;
-      response.body = metrics_body();
+      if (cluster_) {
+        co_await cluster_->refresh();
+        response.body = cluster_->metrics_text();
+      } else {
+        response.body = metrics_body();
+      }
       response.content_type = kMetricsContentType;
       response.route = match.route;
       co_return response;

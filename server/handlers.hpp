@@ -15,6 +15,7 @@
 namespace busylab {
 
 class Strategy;
+class ClusterMember;
 struct DbStats;
 
 struct HttpRequest {
@@ -37,9 +38,16 @@ HttpResponse error_response(int status, std::string_view error, std::string_view
 
 class Handlers {
  public:
+  /// With `cluster` (server.processes > 1), /stats and /metrics answer for
+  /// every worker process, not only this one.
   Handlers(const Config& config, Strategy& strategy, ServerStats& stats, DbStats& db_stats,
-           const std::atomic<bool>& draining)
-      : config_(config), strategy_(strategy), stats_(stats), db_stats_(db_stats), draining_(draining) {}
+           const std::atomic<bool>& draining, ClusterMember* cluster = nullptr)
+      : config_(config),
+        strategy_(strategy),
+        stats_(stats),
+        db_stats_(db_stats),
+        draining_(draining),
+        cluster_(cluster) {}
 
   /// Handles one request. Never throws: an unexpected exception becomes a
   /// 500 and is logged. Records the route and status in the stats.
@@ -59,6 +67,7 @@ class Handlers {
   ServerStats& stats_;
   DbStats& db_stats_;
   const std::atomic<bool>& draining_;
+  ClusterMember* cluster_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

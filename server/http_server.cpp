@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/thread_role.hpp"
+#include "server/cluster.hpp"
 #include "server/handlers.hpp"
 #include "server/stats.hpp"
 #include "sqlite/db_stats.hpp"
@@ -46,6 +47,10 @@ std::string ShutdownSummary::line() const {
                   std::to_string(busy_errors + busy_snapshot_errors) + " busy errors (" +
                   std::to_string(busy_snapshot_errors) + " BUSY_SNAPSHOT), " + std::to_string(pool_timeouts) +
                   " pool timeouts, " + std::to_string(shed) + " shed";
+  if (processes > 1) {
+    s += ", " + std::to_string(processes) + " processes";
+    if (restarts > 0) s += " (" + std::to_string(restarts) + " restarts)";
+  }
   if (wal) s += checkpointed ? ", WAL checkpointed" : ", checkpoint failed: " + checkpoint_error;
   return s;
 }
@@ -136,8 +141,13 @@ void append_response(std::string& out, const HttpResponse& r, unsigned version, 
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(Config c, bool handle_signals)
-      : config(std::move(c)), ioc(config.server.effective_threads()), acceptor(asio::make_strand(ioc)) {
+  Impl(Config c, bool handle_signals, const WorkerSetup* worker)
+      : config(std::move(c)),
+        cluster(worker ? worker->cluster : nullptr),
+        db_stats(cluster ? cluster->db_stats() : own_db_stats),
+        stats(cluster ? cluster->server_stats() : own_stats),
+        ioc(config.server.effective_threads()),
+        acceptor(asio::make_strand(ioc)) {
     // Signals first: once the socket is bound a client (or a supervisor that
     // watches the port file) may send SIGINT/SIGTERM at any moment, and the
     // default action would kill the process without drain, checkpoint or
@@ -148,12 +158,18 @@ struct HttpServer::Impl {
       signals.emplace(ioc, SIGINT, SIGTERM);
       wait_signal();
     }
-    prepare_database(config.database, db_stats);
+    if (!cluster) prepare_database(config.database, db_stats);
     strategy = make_strategy(config.database, config.pool, ioc.get_executor(), db_stats);
-    handlers = std::make_unique<Handlers>(config, *strategy, stats, db_stats, draining);
+    handlers = std::make_unique<Handlers>(config, *strategy, stats, db_stats, draining, cluster);
+    if (cluster) cluster->attach(*strategy, draining);
 
     const tcp::endpoint endpoint(asio::ip::make_address(config.server.address),
                                  static_cast<unsigned short>(config.server.port));
+    if (worker) {
+      // The supervisor bound and listens; this process only accepts.
+      acceptor.assign(endpoint.protocol(), worker->listen_fd);
+      return;
+    }
     acceptor.open(endpoint.protocol());
     acceptor.set_option(asio::socket_base::reuse_address(true));
     acceptor.bind(endpoint);
@@ -161,6 +177,8 @@ struct HttpServer::Impl {
   }
 
   ~Impl() {
+    // The publisher reads the strategy: stop it first.
+    if (cluster) cluster->detach(forced);
     // Strategy first (joins database threads, drops waiters) while the
     // io_context that its handlers belong to still exists.
     if (strategy) strategy->close();
@@ -399,13 +417,20 @@ struct HttpServer::Impl {
   void wait_signal() {
     signals->async_wait([this](const beast::error_code& ec, int signal) {
       if (ec) return;
+      if (draining.load() && cluster) {
+        // A worker: the same signal may come from the terminal's process
+        // group and from the supervisor passing it on. Cutting the drain
+        // short is the supervisor's decision (it kills its workers).
+        wait_signal();
+        return;
+      }
       if (draining.load()) {
         // Second signal: the user wants out now. Everything acknowledged is
         // already committed, so exiting loses nothing that was promised.
         std::fprintf(stderr, "busylab: second signal (%d): exiting now\n", signal);
         std::_Exit(1);
       }
-      spdlog::info("received signal {}; draining (second signal exits at once)", signal);
+      spdlog::info("received signal {}; draining{}", signal, cluster ? "" : " (second signal exits at once)");
       begin_shutdown();
       wait_signal();
     });
@@ -414,8 +439,11 @@ struct HttpServer::Impl {
   // Declared before the io_context so they outlive it: handlers still queued
   // in it when it is destroyed may hold leases and refer to the stats.
   Config config;
-  DbStats db_stats;
-  ServerStats stats;
+  ClusterMember* cluster;  // a worker of several processes; else null
+  DbStats own_db_stats;    // counted into unless this is a worker
+  ServerStats own_stats;
+  DbStats& db_stats;
+  ServerStats& stats;
   std::atomic<bool> draining{false};
   std::unique_ptr<Strategy> strategy;
   std::unique_ptr<Handlers> handlers;
@@ -427,8 +455,8 @@ struct HttpServer::Impl {
   std::list<std::shared_ptr<SessionHandle>> sessions;
 };
 
-HttpServer::HttpServer(Config config, bool handle_signals)
-    : impl_(std::make_unique<Impl>(std::move(config), handle_signals)) {}
+HttpServer::HttpServer(Config config, bool handle_signals, const WorkerSetup* worker)
+    : impl_(std::make_unique<Impl>(std::move(config), handle_signals, worker)) {}
 HttpServer::~HttpServer() = default;
 
 std::string HttpServer::address() const {
@@ -491,6 +519,11 @@ ShutdownSummary HttpServer::run() {
   summary.pool_timeouts = total_pool_timeouts(strategy_stats);
   summary.shed = total_shed(strategy_stats);
   summary.forced = m.forced;
+  if (m.cluster) {
+    // The supervisor checkpoints once every worker has stopped.
+    m.cluster->detach(m.forced);
+    return summary;
+  }
   summary.wal = m.config.database.journal_mode == JournalMode::kWal;
   summary.checkpointed = checkpoint_database(m.config.database, m.db_stats, summary.checkpoint_error);
   return summary;

@@ -14,7 +14,19 @@ namespace busylab {
 
 class Strategy;
 class ServerStats;
+class ClusterMember;
 struct DbStats;
+
+/// What makes a worker process of a multi-process server
+/// (server.processes > 1, see server/supervisor.hpp) different: it accepts
+/// on a listening socket the supervisor opened, counts into its slot of the
+/// shared memory and answers /stats and /metrics for every worker, leaves
+/// the schema and the final checkpoint to the supervisor, and does not cut
+/// its drain short on a second signal (the supervisor decides that).
+struct WorkerSetup {
+  int listen_fd = -1;
+  ClusterMember* cluster = nullptr;
+};
 
 /// Figures printed when the server stops.
 struct ShutdownSummary {
@@ -26,6 +38,8 @@ struct ShutdownSummary {
   std::uint64_t pool_timeouts = 0;
   std::uint64_t shed = 0;
   bool forced = false;  // grace period ran out with requests in flight
+  int processes = 1;    // worker processes (server.processes)
+  int restarts = 0;     // workers restarted after dying
   bool wal = false;     // journal_mode wal: a checkpoint was attempted
   bool checkpointed = true;
   std::string checkpoint_error;
@@ -44,7 +58,7 @@ class HttpServer {
   /// SqliteError when the database cannot be opened or is not a database,
   /// and boost::system::system_error when the address cannot be bound.
   /// In-process users (tests) pass false and stop the server with stop().
-  explicit HttpServer(Config config, bool handle_signals = false);
+  explicit HttpServer(Config config, bool handle_signals = false, const WorkerSetup* worker = nullptr);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -25,7 +25,16 @@ double load(const std::atomic<std::uint64_t>& a) {
   return static_cast<double>(a.load(std::memory_order_relaxed));
 }
 
+// j[key], or null when j is not an object or has no such key.
+const nlohmann::json& child(const nlohmann::json& j, const char* key) {
+  static const nlohmann::json null;
+  if (!j.is_object()) return null;
+  const auto it = j.find(key);
+  return it != j.end() ? *it : null;
+}
+
 double number(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return 0.0;
   const auto it = j.find(key);
   return it != j.end() && it->is_number() ? it->get<double>() : 0.0;
 }
@@ -78,14 +87,14 @@ class Families {
 
 class BusylabCollector : public prometheus::Collectable {
  public:
-  BusylabCollector(const ServerStats& server, const DbStats& db, const Strategy& strategy)
-      : server_(server), db_(db), strategy_(strategy) {}
+  explicit BusylabCollector(const MetricsSource& source) : source_(source), server_(source.server), db_(source.db) {}
 
   std::vector<MetricFamily> Collect() const override {
     Families f;
     http(f);
     sqlite(f);
     pools(f);
+    workers(f);
     return f.take();
   }
 
@@ -148,7 +157,7 @@ class BusylabCollector : public prometheus::Collectable {
   }
 
   void pools(Families& f) const {
-    const nlohmann::json s = strategy_.stats_json();
+    const nlohmann::json& s = source_.strategy;
     for (const auto& [pool, j] : pool_documents(s)) {
       const double size = number(j, "size");
       const double used = number(j, "in_use");
@@ -172,7 +181,7 @@ class BusylabCollector : public prometheus::Collectable {
       f.gauge("busylab_writer_in_batch", "Writes in the batch being committed now", number(j, "in_batch"));
       f.counter("busylab_writer_batches_total", "Batches (transactions) the writer ran", number(j, "batches"));
     }
-    for (const auto& h : strategy_.histograms()) {
+    for (const auto& h : source_.histograms) {
       if (h.kind == StrategyHistogram::Kind::kBatchSize) {
         f.histogram("busylab_writer_batch_size", "Writes per batch the writer committed", h.data, 1.0, kBatchBounds,
                     {});
@@ -183,6 +192,34 @@ class BusylabCollector : public prometheus::Collectable {
                          : "Time a request held a connection",
                     h.data, 1e-6, kSecondsBounds, {{"pool", h.pool}});
       }
+    }
+  }
+
+  // With several worker processes: a few figures of each, labelled by its
+  // index (0 .. processes-1, stable across restarts; the pid is in /stats).
+  void workers(Families& f) const {
+    if (!source_.workers.is_array()) return;
+    for (const auto& w : source_.workers) {
+      const Labels worker = {{"worker", std::to_string(static_cast<int>(number(w, "worker")))}};
+      f.gauge("busylab_worker_up", "1 while the worker process runs, 0 while it is being restarted",
+              child(w, "running") == true ? 1 : 0, worker);
+      f.counter("busylab_worker_starts_total", "Times the worker process was started (restarts + 1)",
+                number(w, "starts"), worker);
+      f.counter("busylab_worker_http_requests_total", "HTTP requests the worker answered",
+                number(child(w, "requests"), "total"), worker);
+      f.gauge("busylab_worker_http_connections_open", "HTTP connections the worker has open now",
+              number(child(child(w, "requests"), "connections"), "active"), worker);
+      f.counter("busylab_worker_writes_acknowledged_total", "Writes the worker answered with a 2xx",
+                number(child(w, "writes"), "acknowledged"), worker);
+      f.counter("busylab_worker_sqlite_writes_committed_total", "Write operations the worker committed",
+                number(child(w, "writes"), "committed"), worker);
+      f.counter("busylab_worker_sqlite_busy_waits_total", "Sleeps of the worker's busy handler",
+                number(child(w, "database"), "busy_sleeps"), worker);
+      const auto& d = child(w, "database");
+      f.counter("busylab_worker_sqlite_failures_total", "Operations of the worker that failed with an SQLite error",
+                number(d, "busy_failures") + number(d, "busy_snapshot_failures") + number(d, "full_failures") +
+                    number(d, "readonly_failures") + number(d, "fatal_failures") + number(d, "other_failures"),
+                worker);
     }
   }
 
@@ -206,16 +243,20 @@ class BusylabCollector : public prometheus::Collectable {
     return out;
   }
 
+  const MetricsSource& source_;
   const ServerStats& server_;
   const DbStats& db_;
-  const Strategy& strategy_;
 };
 
 }  // namespace
 
-std::string render_metrics(const ServerStats& server, const DbStats& db, const Strategy& strategy) {
-  const BusylabCollector collector(server, db, strategy);
+std::string render_metrics(const MetricsSource& source) {
+  const BusylabCollector collector(source);
   return prometheus::TextSerializer().Serialize(collector.Collect());
+}
+
+std::string render_metrics(const ServerStats& server, const DbStats& db, const Strategy& strategy) {
+  return render_metrics(MetricsSource{server, db, strategy.stats_json(), strategy.histograms(), nullptr});
 }
 
 }  // namespace busylab

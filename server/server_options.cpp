@@ -1,5 +1,6 @@
 #include "server/server_options.hpp"
 
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -16,6 +17,7 @@ ServerOptions ServerOptions::from_config(ConfigObject& o) {
   if (ec) o.fail("address", "'" + s.address + "' is not an IPv4 or IPv6 address");
   o.read("port", s.port, 0, 65535);
   o.read("threads", s.threads, 0, 256);
+  o.read("processes", s.processes, 1, max_processes());
   o.read("header_timeout_ms", s.header_timeout_ms, 1, 3'600'000);
   o.read("idle_timeout_ms", s.idle_timeout_ms, 1, 3'600'000);
   o.read("body_timeout_ms", s.body_timeout_ms, 1, 3'600'000);
@@ -34,16 +36,27 @@ ServerOptions ServerOptions::from_config(ConfigObject& o) {
   return s;
 }
 
+namespace {
+int cores() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+}  // namespace
+
 int ServerOptions::effective_threads() const {
   if (threads > 0) return threads;
-  const unsigned cores = std::thread::hardware_concurrency();
-  return cores > 0 ? static_cast<int>(cores) : 1;
+  return std::max(1, cores() / std::max(1, processes));
+}
+
+int ServerOptions::max_processes() {
+  return cores() * 16;
 }
 
 nlohmann::json ServerOptions::to_json() const {
   return {{"address", address},
           {"port", port},
           {"threads", threads},
+          {"processes", processes},
           {"header_timeout_ms", header_timeout_ms},
           {"idle_timeout_ms", idle_timeout_ms},
           {"body_timeout_ms", body_timeout_ms},

@@ -19,7 +19,8 @@ class ConfigObject;
 struct ServerOptions {
   std::string address = "127.0.0.1";
   int port = 8080;                          // 0 picks a free port
-  int threads = 0;                          // io threads; 0 = number of cores
+  int threads = 0;                          // io threads per process; 0 = cores / processes (at least 1)
+  int processes = 1;                        // worker processes on one port and one database
   std::int64_t header_timeout_ms = 10'000;  // whole request header must arrive within this
   std::int64_t idle_timeout_ms = 30'000;    // keep-alive connection with no request
   std::int64_t body_timeout_ms = 30'000;    // request body must arrive within this
@@ -31,8 +32,11 @@ struct ServerOptions {
 
   static ServerOptions from_config(ConfigObject& object);
   nlohmann::json to_json() const;
-  /// io threads to run: `threads`, or the number of cores when 0.
+  /// io threads each process runs: `threads`, or when 0 the number of
+  /// cores shared out among the processes (at least 1 each).
   int effective_threads() const;
+  /// The largest server.processes accepted: 16 per core.
+  static int max_processes();
 };
 
 struct Config {

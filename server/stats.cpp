@@ -58,12 +58,37 @@ ServerStats::Durations ServerStats::durations(Route route) const {
   return d;
 }
 
+void ServerStats::add(const ServerStats& other) {
+  auto plus = [](std::atomic<std::uint64_t>& to, const std::atomic<std::uint64_t>& from,
+                 std::memory_order order = std::memory_order_relaxed) {
+    if (const auto n = from.load(order)) to.fetch_add(n, std::memory_order_relaxed);
+  };
+  for (std::size_t i = 0; i < kShards; ++i) {
+    Shard& to = shards_[i];
+    const Shard& from = other.shards_[i];
+    plus(to.writes_acknowledged, from.writes_acknowledged, std::memory_order_acquire);
+    plus(to.requests, from.requests);
+    for (std::size_t r = 0; r < kRoutes; ++r) {
+      for (std::size_t st = 0; st < static_cast<std::size_t>(kStatuses); ++st)
+        plus(to.by_route[r][st], from.by_route[r][st]);
+      for (std::size_t b = 0; b < to.duration_buckets[r].size(); ++b)
+        plus(to.duration_buckets[r][b], from.duration_buckets[r][b]);
+      plus(to.duration_us[r], from.duration_us[r]);
+    }
+  }
+  plus(accepted_, other.accepted_);
+  active_.fetch_add(other.active_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  plus(accept_errors_, other.accept_errors_);
+}
+
 std::uint64_t ServerStats::requests() const {
   return sum([](const Shard& s) -> const std::atomic<std::uint64_t>& { return s.requests; });
 }
 
 std::uint64_t ServerStats::acknowledged() const {
-  return sum([](const Shard& s) -> const std::atomic<std::uint64_t>& { return s.writes_acknowledged; });
+  std::uint64_t n = 0;
+  for (const auto& s : shards_) n += s.writes_acknowledged.load(std::memory_order_acquire);
+  return n;
 }
 
 std::uint64_t ServerStats::count(Route route, int status) const {

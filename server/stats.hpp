@@ -29,13 +29,21 @@ class ServerStats {
   };
 
   void record(Route route, int status, std::chrono::nanoseconds duration = {});
-  void writes_acknowledged(std::uint64_t n = 1) { shard().writes_acknowledged.fetch_add(n, std::memory_order_relaxed); }
+  // Release: a reader that sees an acknowledgement (acquire) also sees the
+  // commit that preceded it, so acknowledged <= committed in any snapshot
+  // that reads acknowledgements first.
+  void writes_acknowledged(std::uint64_t n = 1) { shard().writes_acknowledged.fetch_add(n, std::memory_order_release); }
   void connection_opened() {
     accepted_.fetch_add(1, std::memory_order_relaxed);
     active_.fetch_add(1, std::memory_order_relaxed);
   }
   void connection_closed() { active_.fetch_sub(1, std::memory_order_relaxed); }
   void accept_error() { accept_errors_.fetch_add(1, std::memory_order_relaxed); }
+  /// The process that held this object's connections is gone: none is open.
+  void connections_lost() { active_.store(0, std::memory_order_relaxed); }
+  /// Adds every figure `other` holds now (totals over worker processes).
+  /// Reads other's acknowledgements with acquire (see writes_acknowledged).
+  void add(const ServerStats& other);
 
   std::uint64_t requests() const;
   std::uint64_t acknowledged() const;

@@ -1,6 +1,8 @@
 #pragma once
 // Counters every connection and strategy adds to; read by /stats. Thread-safe
 // (relaxed atomics: each counter is exact, a snapshot is not a transaction).
+// Holds no pointers, so that worker processes can keep theirs in shared
+// memory (server/cluster.hpp).
 
 #include <atomic>
 #include <cstdint>
@@ -34,6 +36,9 @@ struct DbStats {
   std::atomic<std::uint64_t> requests_waited{0};          // requests that found a lock held at least once
   std::atomic<std::uint64_t> requests_waited_several{0};  // ... in more than one lock attempt
   AtomicHistogram request_wait_ms;                        // total ms slept, for requests that waited
+
+  /// Adds every figure `other` holds now (totals over worker processes).
+  void add(const DbStats& other);
 
   /// Records one finished operation's busy wait (`waited_ms` over `lock_waits` attempts).
   void record_request_wait(std::int64_t waited_ms, std::int64_t lock_waits);
