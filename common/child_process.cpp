@@ -28,7 +28,8 @@ int next_id() {
 }
 }  // namespace
 
-ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& dir) {
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& dir, bool own_process_group)
+    : own_group_(own_process_group) {
   if (argv.empty()) throw std::invalid_argument("ChildProcess: no program given");
   const int id = next_id();
   out_path_ = dir + "/child" + std::to_string(id) + ".out";
@@ -61,7 +62,12 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::stri
   for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&defaults, sig);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  if (own_process_group) {
+    posix_spawnattr_setpgroup(&attr, 0);
+    flags |= POSIX_SPAWN_SETPGROUP;
+  }
+  posix_spawnattr_setflags(&attr, flags);
   const int rc = posix_spawn(&pid_, args[0], &actions, &attr, args.data(), environ);
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
@@ -80,6 +86,10 @@ ChildProcess::~ChildProcess() {
 
 void ChildProcess::signal(int sig) {
   if (pid_ > 0 && !status_) kill(pid_, sig);
+}
+
+void ChildProcess::signal_group(int sig) {
+  if (pid_ > 0 && own_group_) kill(-pid_, sig);
 }
 
 std::optional<int> ChildProcess::wait(std::chrono::milliseconds timeout) {

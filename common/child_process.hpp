@@ -17,13 +17,17 @@ class ChildProcess {
   /// Starts `argv[0]` (a path, not looked up in PATH) with the arguments,
   /// through posix_spawn. The child's stdin is /dev/null, its stdout and
   /// stderr go to files in `dir`, and it inherits no other descriptor.
-  /// Throws std::system_error when the program cannot be started.
-  ChildProcess(const std::vector<std::string>& argv, const std::string& dir);
+  /// Throws std::system_error when the program cannot be started. With
+  /// `own_process_group` the child leads a new process group (see
+  /// signal_group()).
+  ChildProcess(const std::vector<std::string>& argv, const std::string& dir, bool own_process_group = false);
   ~ChildProcess();  // kills the child if it still runs
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   void signal(int sig);
+  /// Sends `sig` to the child's whole process group (own_process_group only).
+  void signal_group(int sig);
   /// Exit status (or 128 + signal), or nullopt when still running at the deadline.
   std::optional<int> wait(std::chrono::milliseconds timeout);
   std::string out() const;
@@ -32,6 +36,7 @@ class ChildProcess {
 
  private:
   pid_t pid_ = -1;
+  bool own_group_ = false;
   std::optional<int> status_;
   std::string out_path_, err_path_;
 };

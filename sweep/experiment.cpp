@@ -185,6 +185,19 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
         MatrixAxis a;
         axis.read("key", a.key);
         axis.read("label", a.label);
+        if (axis.has("keys")) {
+          const auto& keys = matrix[i]["keys"];
+          if (!a.key.empty()) axis.fail("keys", "give \"key\" or \"keys\", not both");
+          if (!keys.is_array() || keys.size() < 2) axis.fail("keys", "expected an array of two or more server keys");
+          for (const auto& k : keys) {
+            if (!k.is_string()) axis.fail("keys", "expected an array of two or more server keys");
+            if (k.get<std::string>().rfind("load.", 0) == 0)
+              axis.fail("keys", "'" + k.get<std::string>() + "': only server keys can be set together");
+            a.keys.push_back(k.get<std::string>());
+          }
+          if (a.label.empty()) axis.fail("label", "is required with \"keys\" (it names the column)");
+          a.key = a.label;
+        }
         if (a.key.empty()) axis.fail("key", "is required");
         if (a.label.empty()) a.label = a.key;
         if (!axis.has("values") || !matrix[i]["values"].is_array() || matrix[i]["values"].empty()) {
@@ -193,7 +206,21 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
         a.values.assign(matrix[i]["values"].begin(), matrix[i]["values"].end());
         axis.finish();
         const std::string where = "matrix[" + std::to_string(i) + "]";
-        if (a.key.rfind("load.", 0) == 0) {
+        if (!a.keys.empty()) {
+          for (const auto& v : a.values) {
+            if (!v.is_array() || v.size() != a.keys.size()) {
+              throw ConfigError(where + " value " + v.dump() + ": expected an array of " +
+                                std::to_string(a.keys.size()) + " values, one per key");
+            }
+            auto sets = e.set;
+            for (std::size_t k = 0; k < a.keys.size(); ++k) sets.push_back(override_text(a.keys[k], v[k]));
+            try {
+              load_config(e.base_config, sets);
+            } catch (const ConfigError& err) {
+              throw ConfigError(where + " value " + v.dump() + ": " + err.what());
+            }
+          }
+        } else if (a.key.rfind("load.", 0) == 0) {
           if (std::find(kLoadKeys.begin(), kLoadKeys.end(), a.key) == kLoadKeys.end()) {
             std::string hint = closest_match(a.key, kLoadKeys);
             throw ConfigError(where + ": unknown load key '" + a.key + "'" +
@@ -302,11 +329,20 @@ std::vector<Cell> Experiment::cells(bool quick) const {
       for (std::size_t i = 0; i < matrix.size(); ++i) {
         const auto& axis = matrix[i];
         const auto& value = axis.values[position[i]];
-        c.values.emplace_back(axis.key, value);
-        if (axis.key.rfind("load.", 0) == 0)
+        if (!axis.keys.empty()) {
+          std::string shown;
+          for (std::size_t k = 0; k < axis.keys.size(); ++k) {
+            shown += (k ? "x" : "") + (value[k].is_string() ? value[k].get<std::string>() : value[k].dump());
+            c.server_overrides.push_back(override_text(axis.keys[k], value[k]));
+          }
+          c.values.emplace_back(axis.key, shown);
+        } else if (axis.key.rfind("load.", 0) == 0) {
+          c.values.emplace_back(axis.key, value);
           apply_load_value(c.load, axis.key, value, "matrix");
-        else
+        } else {
+          c.values.emplace_back(axis.key, value);
           c.server_overrides.push_back(override_text(axis.key, value));
+        }
       }
       if (quick) {
         c.load.duration = std::min(c.load.duration, quick_duration);

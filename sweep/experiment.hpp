@@ -34,9 +34,12 @@ struct ReaderSpec {
 };
 
 struct MatrixAxis {
-  std::string key;    // "database.busy_timeout_ms" or "load.connections"
+  std::string key;    // "database.busy_timeout_ms" or "load.connections"; the label for a `keys` axis
   std::string label;  // column heading; the key when not given
   std::vector<nlohmann::json> values;
+  // Several server keys set together ("keys": [...]): each value is an
+  // array with one value per key, shown joined by 'x' ([2, 4] -> "2x4").
+  std::vector<std::string> keys;
 };
 
 struct PlotSpec {

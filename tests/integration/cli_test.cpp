@@ -10,6 +10,7 @@
 #include "tests/support/http_client.hpp"
 #include "tests/support/sqlite_probe.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/wait.hpp"
 
 namespace busylab::testing {
 namespace {
@@ -109,6 +110,45 @@ TEST(Cli, ServesThenStopsCleanlyOnSigterm) {
   std::error_code ec;
   const auto wal_size = std::filesystem::file_size(db + "-wal", ec);
   EXPECT_TRUE(ec || wal_size == 0) << wal_size;
+}
+
+}  // namespace
+}  // namespace busylab::testing
+
+namespace busylab::testing {
+namespace {
+
+TEST(Cli, BadProcessCountsExit2WithTheKeyNamed) {
+  TempDir dir;
+  for (const std::string bad : {"0", "-1", "100000"}) {
+    const auto r = run_command({kBinary, "serve", "--set", "server.processes=" + bad}, dir.path().string());
+    EXPECT_EQ(r.status, 2) << bad;
+    EXPECT_NE(r.err.find("server.processes"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("out of range"), std::string::npos) << r.err;
+  }
+}
+
+TEST(Cli, SeveralProcessesRefuseAPortSomethingElseListensOn) {
+  TempDir dir;
+  // A plain listener (no SO_REUSEPORT) holds the port.
+  ChildProcess holder({kBinary, "serve", "--set", "server.port=0", "--set", "database.path=" + dir.file("a.db")},
+                      dir.path().string());
+  // Its port file would do, but --port-file is already exercised: read stdout.
+  std::string port;
+  ASSERT_TRUE(wait_until([&] {
+    const auto out = holder.out();
+    const auto colon = out.rfind(':');
+    if (out.find("listening on") == std::string::npos || colon == std::string::npos) return false;
+    port = out.substr(colon + 1, out.find('\n', colon) - colon - 1);
+    return !port.empty();
+  }));
+  const auto r = run_command({kBinary, "serve", "--set", "server.processes=2", "--set", "server.port=" + port, "--set",
+                              "database.path=" + dir.file("b.db")},
+                             dir.path().string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("cannot listen on 127.0.0.1:" + port), std::string::npos) << r.err;
+  holder.signal(SIGTERM);
+  EXPECT_EQ(holder.wait(std::chrono::seconds(30)), 0);
 }
 
 }  // namespace

@@ -120,7 +120,8 @@ inline std::uint32_t choose_seed() {
 /// database `db`, quiet logs; output files in `dir`.
 inline std::unique_ptr<ChildProcess> start_server(const TempDir& dir, const std::string& db,
                                                   const std::string& port_file,
-                                                  const std::vector<std::string>& overrides) {
+                                                  const std::vector<std::string>& overrides,
+                                                  bool own_process_group = false) {
   std::error_code ec;
   std::filesystem::remove(port_file, ec);
   std::vector<std::string> argv{kBinary,       "serve",
@@ -133,7 +134,7 @@ inline std::unique_ptr<ChildProcess> start_server(const TempDir& dir, const std:
     argv.push_back("--set");
     argv.push_back(o);
   }
-  return std::make_unique<ChildProcess>(argv, dir.path().string());
+  return std::make_unique<ChildProcess>(argv, dir.path().string(), own_process_group);
 }
 
 /// `(acknowledged, committed)` from the server's summary line, or {-1, -1}.

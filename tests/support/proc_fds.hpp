@@ -69,6 +69,26 @@ inline std::vector<pid_t> children_of(pid_t pid) {
   return children;
 }
 
+/// True while `pid` exists and has not exited (a zombie waiting to be
+/// reaped counts as gone).
+inline bool alive(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return false;
+  const auto close = stat.rfind(')');
+  char state = 0;
+  return close != std::string::npos && std::sscanf(stat.c_str() + close + 1, " %c", &state) == 1 && state != 'Z' &&
+         state != 'X';
+}
+
+/// The process's name (/proc/PID/comm), e.g. "busylab-w0".
+inline std::string process_name(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(in, name);
+  return name;
+}
+
 /// The command line of `pid`, arguments joined by spaces.
 inline std::string command_line(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");

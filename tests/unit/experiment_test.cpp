@@ -294,3 +294,43 @@ TEST(ExperimentCells, QuickShortensAndCapsConnections) {
 
 }  // namespace
 }  // namespace busylab::sweep
+
+namespace busylab::sweep {
+namespace {
+
+// ---- keys set together ------------------------------------------------------
+
+json together(json values) {
+  return {{"keys", {"server.processes", "pool.size"}}, {"label", "split"}, {"values", std::move(values)}};
+}
+
+TEST(ExperimentKeysTogether, EachValueSetsEveryKeyAndShowsJoined) {
+  ExperimentDir d;
+  const Experiment e = d.parse({{"matrix", json::array({together({{1, 8}, {4, 2}})})}});
+  const auto cells = e.cells(false);
+  ASSERT_EQ(cells.size(), 2u);
+  EXPECT_EQ(cells[0].values, (std::vector<std::pair<std::string, json>>{{"split", "1x8"}}));
+  EXPECT_EQ(cells[1].values, (std::vector<std::pair<std::string, json>>{{"split", "4x2"}}));
+  EXPECT_EQ(cells[1].server_overrides, (std::vector<std::string>{"server.processes=4", "pool.size=2"}));
+  EXPECT_EQ(e.columns.front(), "split");
+}
+
+TEST(ExperimentKeysTogether, BadShapesAndValuesAreNamed) {
+  ExperimentDir d;
+  EXPECT_CONTAINS(d.error({{"matrix", json::array({together({{1, 8}, {2}})})}}),
+                  "matrix[0] value [2]: expected an array of 2 values, one per key");
+  EXPECT_CONTAINS(d.error({{"matrix", json::array({together({{0, 8}})})}}), "matrix[0] value [0,8]: ");
+  EXPECT_CONTAINS(d.error({{"matrix", json::array({together({{0, 8}})})}}), "server.processes");
+  json no_label = together({{1, 8}});
+  no_label.erase("label");
+  EXPECT_CONTAINS(d.error({{"matrix", json::array({no_label})}}), "matrix[0].label: is required with \"keys\"");
+  json both = together({{1, 8}});
+  both["key"] = "pool.size";
+  EXPECT_CONTAINS(d.error({{"matrix", json::array({both})}}), "give \"key\" or \"keys\", not both");
+  json load_key = together({{1, 8}});
+  load_key["keys"] = {"server.processes", "load.connections"};
+  EXPECT_CONTAINS(d.error({{"matrix", json::array({load_key})}}), "only server keys can be set together");
+}
+
+}  // namespace
+}  // namespace busylab::sweep

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -244,6 +246,49 @@ TEST(AtomicHistogram, ManyThreadsCountEverything) {
   EXPECT_EQ(s.max(), 1 + (kThreads - 1) * 1'000'000 + kPerThread - 1);
   EXPECT_DOUBLE_EQ(s.mean(), expected.mean());
   for (double q : kQuantiles) EXPECT_EQ(s.percentile(q), expected.percentile(q)) << q;
+}
+
+}  // namespace
+}  // namespace busylab
+
+namespace busylab {
+namespace {
+
+TEST(HistogramJson, RoundTripKeepsEveryFigure) {
+  Histogram h;
+  for (std::uint64_t v : {0, 1, 7, 300, 300, 5000, 123456789}) h.record(v);
+  const Histogram back = Histogram::from_json(nlohmann::json::parse(h.to_json().dump()));
+  EXPECT_EQ(back.count(), h.count());
+  EXPECT_EQ(back.sum(), h.sum());
+  EXPECT_EQ(back.min(), h.min());
+  EXPECT_EQ(back.max(), h.max());
+  for (double q : {0.1, 0.5, 0.9, 0.99}) EXPECT_EQ(back.percentile(q), h.percentile(q)) << q;
+  EXPECT_EQ(back.count_at_most(300), 5u);
+  // Only the buckets in use travel.
+  EXPECT_EQ(h.to_json()["buckets"].size(), 6u);
+  const Histogram empty = Histogram::from_json(Histogram().to_json());
+  EXPECT_EQ(empty.count(), 0u);
+  EXPECT_EQ(empty.min(), 0u);
+}
+
+TEST(HistogramJson, ForeignDocumentsAreRefused) {
+  EXPECT_THROW(Histogram::from_json(nlohmann::json::object()), std::invalid_argument);
+  EXPECT_THROW(
+      Histogram::from_json(nlohmann::json::parse(R"({"count":1,"sum":1,"min":1,"max":1,"buckets":[[999999,1]]})")),
+      std::invalid_argument);
+}
+
+TEST(AtomicHistogram, AddSumsAnotherOne) {
+  AtomicHistogram a, b;
+  a.record(5);
+  b.record(1);
+  b.record(900);
+  a.add(b);
+  const Histogram h = a.snapshot();
+  EXPECT_EQ(h.count(), 3u);
+  EXPECT_EQ(h.sum(), 906u);
+  EXPECT_EQ(h.min(), 1u);
+  EXPECT_EQ(h.max(), 900u);
 }
 
 }  // namespace

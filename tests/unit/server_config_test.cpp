@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -375,6 +376,35 @@ TEST(ServerConfigOverrides, OverrideThroughNonObjectMentionsSet) {
   const std::string msg = config_error([&] { load_config(std::filesystem::path(f.path()), {"description.a=1"}); });
   EXPECT_CONTAINS(msg, "--set");
   EXPECT_CONTAINS(msg, "'description' is not an object");
+}
+
+}  // namespace
+}  // namespace busylab
+
+namespace busylab {
+namespace {
+
+TEST(ServerConfig, ProcessesAreBoundedBySixteenPerCore) {
+  EXPECT_EQ(config_from_json(json::object(), "t").server.processes, 1);
+  EXPECT_EQ(config_from_json(json::parse(R"({"server": {"processes": 4}})"), "t").server.processes, 4);
+  const std::string most = std::to_string(ServerOptions::max_processes());
+  EXPECT_EQ(ServerOptions::max_processes(), static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) * 16);
+  for (const std::string& bad :
+       std::vector<std::string>{"0", "-1", std::to_string(ServerOptions::max_processes() + 1)}) {
+    const auto msg = error_for(R"({"server": {"processes": )" + bad + "}}");
+    EXPECT_CONTAINS(msg, "server.processes");
+    EXPECT_CONTAINS(msg, most);
+  }
+}
+
+TEST(ServerConfig, IoThreadsAreSharedOutAmongProcesses) {
+  ServerOptions s;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  EXPECT_EQ(s.effective_threads(), cores);
+  s.processes = cores * 2;
+  EXPECT_EQ(s.effective_threads(), 1);
+  s.threads = 3;
+  EXPECT_EQ(s.effective_threads(), 3);  // an explicit count is per process
 }
 
 }  // namespace
