@@ -39,6 +39,8 @@ class BusyHandler {
     waited_ms_ = 0;
     lock_waits_ = 0;
   }
+  std::int64_t timeout_ms() const { return timeout_ms_; }
+  void set_timeout_ms(std::int64_t ms) { timeout_ms_ = ms; }
 
  private:
   BusyRetry retry_;

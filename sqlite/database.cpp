@@ -120,7 +120,7 @@ void Statement::reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
-Database::Database(const DatabaseOptions& options, DbStats* stats, Mode mode)
+Database::Database(const DatabaseOptions& options, DbStats* stats, Mode mode, std::int64_t setup_patience_ms)
     : path_(options.path), stats_(stats), busy_(options, stats) {
   note_thread();
   const int flags = SQLITE_OPEN_NOMUTEX |
@@ -137,6 +137,8 @@ Database::Database(const DatabaseOptions& options, DbStats* stats, Mode mode)
   try {
     sqlite3_extended_result_codes(db_, 1);
     sqlite3_busy_handler(db_, &BusyHandler::callback, &busy_);
+    const std::int64_t busy_timeout = busy_.timeout_ms();
+    if (setup_patience_ms > busy_timeout) busy_.set_timeout_ms(setup_patience_ms);
     if (mode == Mode::kReadWrite) {
       exec(std::string("PRAGMA journal_mode=") + std::string(to_string(options.journal_mode)));
     }
@@ -148,6 +150,8 @@ Database::Database(const DatabaseOptions& options, DbStats* stats, Mode mode)
       const std::int64_t pages = options.max_size_mb * 1024 * 1024 / (page_size > 0 ? page_size : 4096);
       exec("PRAGMA max_page_count=" + std::to_string(pages));
     }
+    busy_.set_timeout_ms(busy_timeout);
+    busy_.reset();
   } catch (const SqliteError& e) {
     sqlite3_close_v2(db_);
     db_ = nullptr;

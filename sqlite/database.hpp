@@ -50,7 +50,20 @@ class Database {
   /// Opens (creating the file when kReadWrite) and applies every pragma in
   /// `options`: busy handler, journal_mode, synchronous, cache_size,
   /// mmap_size, and the size guard. Throws SqliteError naming the path.
-  Database(const DatabaseOptions& options, DbStats* stats, Mode mode = Mode::kReadWrite);
+  /// While the pragmas run, a lock held elsewhere is waited for at least
+  /// `setup_patience_ms` (kStartupPatienceMs for connections opened at
+  /// start-up), however short busy_timeout_ms is; afterwards busy_timeout_ms
+  /// applies.
+  Database(const DatabaseOptions& options, DbStats* stats, Mode mode = Mode::kReadWrite,
+           std::int64_t setup_patience_ms = 0);
+
+  /// For connections opened before serving (a pool's, the writer's, the
+  /// schema's): another process that holds the lock for a moment, or a WAL
+  /// being recovered by another process opening it at the same time
+  /// (SQLITE_BUSY_RECOVERY), must not stop the server from starting when
+  /// busy_timeout_ms is 0. Connections opened for a request (per_request)
+  /// wait busy_timeout_ms like the request's statements.
+  static constexpr std::int64_t kStartupPatienceMs = 5000;
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
   ~Database();

@@ -10,7 +10,7 @@
 namespace busylab {
 
 void prepare_database(const DatabaseOptions& options, DbStats& stats) {
-  Database db(options, &stats);
+  Database db(options, &stats, Database::Mode::kReadWrite, Database::kStartupPatienceMs);
   try {
     // SQLite answers PRAGMA journal_mode with the mode it actually uses;
     // refusing to start beats measuring a different mode than asked for.
@@ -29,7 +29,7 @@ void prepare_database(const DatabaseOptions& options, DbStats& stats) {
 bool checkpoint_database(const DatabaseOptions& options, DbStats& stats, std::string& error) {
   if (options.journal_mode != JournalMode::kWal) return true;
   try {
-    Database db(options, &stats);
+    Database db(options, &stats, Database::Mode::kReadWrite, Database::kStartupPatienceMs);
     Statement s(db.handle(), "PRAGMA wal_checkpoint(TRUNCATE)");
     // Returns (busy, log frames, checkpointed frames); busy = 1 means a reader kept it from finishing.
     if (s.step() && s.column_int64(0) != 0) {

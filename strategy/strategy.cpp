@@ -42,7 +42,9 @@ ConnectionPool::Options connection_pool_options(const PoolOptions& p, std::size_
 }
 
 void open_all(ConnectionPool& pool, const DatabaseOptions& db, DbStats& stats) {
-  for (std::size_t i = 0; i < pool.size(); ++i) pool.slot_for_setup(i) = std::make_unique<Database>(db, &stats);
+  for (std::size_t i = 0; i < pool.size(); ++i)
+    pool.slot_for_setup(i) =
+        std::make_unique<Database>(db, &stats, Database::Mode::kReadWrite, Database::kStartupPatienceMs);
 }
 
 std::optional<OpOutcome> open_if_closed(std::unique_ptr<Database>& connection, const DatabaseOptions& db,

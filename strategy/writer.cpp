@@ -24,7 +24,7 @@ Writer::Writer(asio::any_io_executor executor, const DatabaseOptions& db, Option
       db_(db),
       options_(options),
       stats_(stats),
-      connection_(std::make_unique<Database>(db_, &stats_)),
+      connection_(std::make_unique<Database>(db_, &stats_, Database::Mode::kReadWrite, Database::kStartupPatienceMs)),
       timer_(std::make_unique<DeadlineTimer>(executor_, [this](auto now) { return expire_queued(now); })) {
   if (options_.max_batch == 0) options_.max_batch = 1;
   thread_ = std::thread([this] { loop(); });

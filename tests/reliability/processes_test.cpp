@@ -114,6 +114,9 @@ TEST(Processes, FourWorkersShareOnePortAndSigtermLosesNoAcknowledgedRow) {
   EXPECT_EQ(check.duplicates, 0u) << check.describe();
   EXPECT_EQ(check.rows, check.acknowledged) << check.describe();
   EXPECT_EQ(integrity_check(db), "ok");
+  std::cout << "reliability: processes-sigterm processes=4 clients=64 acknowledged=" << check.acknowledged
+            << " present=" << check.present << " duplicates=" << check.duplicates << " rows=" << check.rows
+            << " integrity=" << integrity_check(db) << " exit=" << *status << "\n";
 }
 
 TEST(Processes, KillNineOfTheWholeProcessGroupLosesNoAcknowledgedRow) {
@@ -149,7 +152,10 @@ TEST(Processes, KillNineOfTheWholeProcessGroupLosesNoAcknowledgedRow) {
   // Every acknowledged row is there; rows whose answer was cut off by the
   // kill may be there too (at most one per client).
   const auto check = check_payloads(load.acknowledged(), read_payloads(db));
-  std::cout << "kill_after=" << kill_after << " " << check.describe() << "\n";
+  std::cout << "reliability: processes-kill-group processes=4 clients=32 synchronous=full kill_after=" << kill_after
+            << " acknowledged=" << check.acknowledged << " present=" << check.present
+            << " duplicates=" << check.duplicates << " rows=" << check.rows << " integrity=" << integrity_check(db)
+            << " seed=" << seed << "\n";
   EXPECT_EQ(check.present, check.acknowledged) << check.describe();
   EXPECT_EQ(check.duplicates, 0u) << check.describe();
   EXPECT_LE(check.rows, check.acknowledged + 32) << check.describe();

@@ -261,3 +261,43 @@ TEST_F(BusyLock, WaiterSucceedsWhenTheLockIsReleasedInTime) {
 
 }  // namespace
 }  // namespace busylab
+
+namespace busylab {
+namespace {
+
+// Connections opened at start-up wait for a lock held elsewhere even when
+// busy_timeout_ms is 0 (a worker process starting beside busy ones); a
+// request's own connection does not.
+TEST(DatabaseOpen, StartupConnectionsWaitForAHeldLockEvenWithBusyTimeoutZero) {
+  testing::TempDir dir;
+  DatabaseOptions o;
+  o.path = dir.file("startup.db");
+  o.journal_mode = JournalMode::kDelete;
+  o.busy_timeout_ms = 0;
+  DbStats stats;
+  Database holder(o, &stats);
+  holder.exec("CREATE TABLE t(x)");
+  holder.exec("BEGIN EXCLUSIVE");
+  holder.exec("INSERT INTO t VALUES (1)");
+  EXPECT_THROW(Database(o, &stats), SqliteError);  // a request's connection fails at once
+  const auto sleeps_before = stats.busy_sleeps.load();
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    holder.exec("COMMIT");
+  });
+  const auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<Database> started;
+  EXPECT_NO_THROW(started =
+                      std::make_unique<Database>(o, &stats, Database::Mode::kReadWrite, Database::kStartupPatienceMs));
+  release.join();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(150));
+  EXPECT_GT(stats.busy_sleeps.load(), sleeps_before);
+  // Once open, the configured busy timeout applies again: a held lock fails at once.
+  holder.exec("BEGIN EXCLUSIVE");
+  ASSERT_TRUE(started);
+  EXPECT_THROW(started->exec("INSERT INTO t VALUES (2)"), SqliteError);
+  holder.exec("COMMIT");
+}
+
+}  // namespace
+}  // namespace busylab
