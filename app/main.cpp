@@ -88,7 +88,10 @@ int serve_processes(const busylab::Config& config, const std::optional<std::stri
     return kExitUsage;
   } catch (const std::system_error& e) {
     std::cerr << "busylab serve: cannot listen on " << config.server.address << ":" << config.server.port << ": "
-              << e.code().message() << "\n";
+              << e.what() << "\n";
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "busylab serve: " << e.what() << "\n";
     return kExitUsage;
   }
   if (result.summary) std::cout << result.summary->line() << std::endl;

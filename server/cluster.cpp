@@ -16,7 +16,7 @@
 #include <cstring>
 #include <map>
 #include <new>
-#include <system_error>
+#include <stdexcept>
 #include <utility>
 
 #include "server/metrics.hpp"
@@ -147,7 +147,7 @@ WorkerBoard::WorkerBoard(int workers) : workers_(workers) {
   region_ = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (region_ == MAP_FAILED) {
     region_ = nullptr;
-    throw std::system_error(errno, std::generic_category(), "cannot map the workers' shared memory");
+    throw std::runtime_error(std::string("cannot map the workers' shared memory: ") + std::strerror(errno));
   }
   auto* base = static_cast<char*>(region_);
   header_ = new (base) BoardHeader;
@@ -184,8 +184,9 @@ DbStats& WorkerBoard::db_stats(int worker) const {
 
 void WorkerBoard::started(int worker, int pid) {
   WorkerSlot& s = slot(worker);
+  // `ready` is not touched: stopped() cleared it, and the worker may
+  // already have set it again by the time the supervisor gets here.
   if (s.pid.exchange(pid) == pid) return;  // the worker itself got there first
-  s.ready.store(0);
   s.starts.fetch_add(1);
   s.started_ns.store(now_ns());
 }
@@ -249,10 +250,6 @@ std::uint32_t WorkerBoard::wait_for_request(std::uint32_t seen, int timeout_ms) 
   const timespec timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1'000'000L};
   futex(header_->wanted, FUTEX_WAIT, seen, &timeout);
   return header_->wanted.load();
-}
-
-void WorkerBoard::wake() const {
-  futex(header_->wanted, FUTEX_WAKE, INT_MAX, nullptr);
 }
 
 double WorkerBoard::uptime_s() const {
@@ -342,7 +339,7 @@ ClusterMember::ClusterMember(WorkerBoard& board, int worker) : board_(board), wo
 ClusterMember::~ClusterMember() {
   stopping_ = true;
   if (publisher_.joinable()) {
-    board_.wake();
+    board_.request_snapshots();
     publisher_.join();
   }
 }
@@ -358,7 +355,10 @@ void ClusterMember::detach(bool forced) {
   if (!strategy_) return;
   stopping_ = true;
   if (publisher_.joinable()) {
-    board_.wake();
+    // A new request changes the futex word, so a publisher just about to
+    // wait (it saw stopping_ false a moment ago) does not sleep through the
+    // wake-up; the other workers publish once for nothing.
+    board_.request_snapshots();
     publisher_.join();
   }
   publish(0, true, forced);

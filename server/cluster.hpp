@@ -51,7 +51,7 @@ struct ClusterTotals {
 /// every process holds the same mapping.
 class WorkerBoard {
  public:
-  /// Throws std::system_error when the region cannot be mapped.
+  /// Throws std::runtime_error when the region cannot be mapped.
   explicit WorkerBoard(int workers);
   ~WorkerBoard();
   WorkerBoard(const WorkerBoard&) = delete;
@@ -83,8 +83,6 @@ class WorkerBoard {
   bool answered(std::uint32_t generation, int except) const;
   /// Blocks until a new request (or `timeout_ms`, or wake()); returns the latest generation.
   std::uint32_t wait_for_request(std::uint32_t seen, int timeout_ms) const;
-  /// Wakes every wait_for_request (used to stop a publisher).
-  void wake() const;
 
   /// Totals and per-worker documents. `include_stopped` counts the strategy
   /// figures of workers that are not running (the exit summary); otherwise

@@ -161,13 +161,15 @@ struct HttpServer::Impl {
     if (!cluster) prepare_database(config.database, db_stats);
     strategy = make_strategy(config.database, config.pool, ioc.get_executor(), db_stats);
     handlers = std::make_unique<Handlers>(config, *strategy, stats, db_stats, draining, cluster);
-    if (cluster) cluster->attach(*strategy, draining);
 
     const tcp::endpoint endpoint(asio::ip::make_address(config.server.address),
                                  static_cast<unsigned short>(config.server.port));
     if (worker) {
       // The supervisor bound and listens; this process only accepts.
       acceptor.assign(endpoint.protocol(), worker->listen_fd);
+      // Last: once the publisher runs it reads the strategy, and nothing
+      // after this line may throw (a throwing constructor skips ~Impl).
+      cluster->attach(*strategy, draining);
       return;
     }
     acceptor.open(endpoint.protocol());

@@ -233,8 +233,8 @@ class BusylabCollector : public prometheus::Collectable {
     if (const auto p = s.find("pool"); p != s.end() && p->is_object())
       out.emplace_back(writer ? "readers" : "main", *p);
     if (writer) {
-      out.emplace_back("writer", nlohmann::json{{"size", 1},
-                                                {"in_use", number(*w, "in_batch") > 0 ? 1 : 0},
+      out.emplace_back("writer", nlohmann::json{{"size", number(*w, "connections")},
+                                                {"in_use", number(*w, "connections_in_use")},
                                                 {"waiting", number(*w, "queued")},
                                                 {"checkout_timeouts", number(*w, "queue_timeouts")},
                                                 {"shed", 0},

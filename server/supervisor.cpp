@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -40,22 +42,17 @@ struct Address {
   int family = AF_INET;
 };
 
+// The same parsing as the single-process server (Boost.Asio's), so that any
+// address server.address accepts (a scoped IPv6 one included) works here too.
 Address parse_address(const std::string& text, int port) {
+  boost::system::error_code ec;
+  const auto ip = boost::asio::ip::make_address(text, ec);
+  if (ec) throw std::system_error(EINVAL, std::generic_category(), "not an IP address: " + text);
+  const boost::asio::ip::tcp::endpoint endpoint(ip, static_cast<unsigned short>(port));
   Address a;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
-  if (inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<std::uint16_t>(port));
-    a.length = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<std::uint16_t>(port));
-    a.length = sizeof(sockaddr_in6);
-    a.family = AF_INET6;
-  } else {
-    throw std::system_error(EINVAL, std::generic_category(), "not an IP address: " + text);
-  }
+  std::memcpy(&a.storage, endpoint.data(), endpoint.size());
+  a.length = static_cast<socklen_t>(endpoint.size());
+  a.family = ip.is_v6() ? AF_INET6 : AF_INET;
   return a;
 }
 
@@ -133,9 +130,10 @@ class Supervisor {
         workers_(static_cast<std::size_t>(config.server.processes)) {}
 
   SupervisorResult run(const std::function<bool(const std::string&, unsigned)>& on_ready, unsigned port) {
-    for (int i = 0; i < board_.size(); ++i) start(i);
     SupervisorResult result;
-    if (!wait_until_ready()) {
+    bool started = true;
+    for (int i = 0; i < board_.size() && started; ++i) started = start(i);
+    if (!started || !wait_until_ready()) {
       // A worker could not start (it said why on stderr), or a signal came first.
       stop_all();
       wait_for_all();
@@ -165,7 +163,8 @@ class Supervisor {
     std::optional<Clock::time_point> restart_at;
   };
 
-  void start(int i) {
+  // False when fork failed (logged); a restart is then tried again in 1 s.
+  bool start(int i) {
     Worker& w = workers_[static_cast<std::size_t>(i)];
     const pid_t parent = getpid();
     std::fflush(nullptr);
@@ -173,13 +172,14 @@ class Supervisor {
     if (pid < 0) {
       spdlog::error("cannot start worker {}: {}", i, std::strerror(errno));
       w.restart_at = Clock::now() + 1s;
-      return;
+      return false;
     }
     if (pid == 0) worker_main(i, parent);  // never returns
     board_.started(i, pid);
     w.pid = pid;
     w.started = Clock::now();
     w.restart_at.reset();
+    return true;
   }
 
   [[noreturn]] void worker_main(int i, pid_t parent) {
@@ -291,23 +291,48 @@ class Supervisor {
     }
   }
 
+  // After stop_all() when something went wrong: waits for the workers to
+  // drain, but kills them on another signal or once the grace period (plus
+  // a margin for a worker still opening its connections) has passed.
   void wait_for_all() {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(config_.server.shutdown_grace_ms) + 15s;
+    bool killed = false;
     while (running() > 0) {
-      int status = 0;
-      const pid_t pid = waitpid(-1, &status, 0);
-      if (pid < 0 && errno == EINTR) continue;
-      if (pid < 0) break;
-      if (const int i = index_of(pid); i >= 0) {
-        workers_[static_cast<std::size_t>(i)].pid = 0;
-        board_.stopped(i);
+      const int sig = next_signal(50ms);
+      if (!killed && (sig == SIGINT || sig == SIGTERM || Clock::now() >= deadline)) {
+        for (const auto& w : workers_) {
+          if (w.pid > 0) kill(w.pid, SIGKILL);
+        }
+        killed = true;
       }
+      int status = 0;
+      pid_t pid;
+      while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (const int i = index_of(pid); i >= 0) {
+          workers_[static_cast<std::size_t>(i)].pid = 0;
+          board_.stopped(i);
+        }
+      }
+      if (pid < 0 && errno == ECHILD) break;  // nobody left to wait for
     }
   }
 
   void reap() {
     int status = 0;
     pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    while ((pid = waitpid(-1, &status, WNOHANG)) != 0) {
+      if (pid < 0) {
+        // ECHILD: no child left at all (someone else reaped them).
+        if (errno == ECHILD) {
+          for (std::size_t i = 0; i < workers_.size(); ++i) {
+            if (workers_[i].pid > 0) {
+              workers_[i].pid = 0;
+              board_.stopped(static_cast<int>(i));
+            }
+          }
+        }
+        return;
+      }
       const int i = index_of(pid);
       if (i < 0) continue;
       Worker& w = workers_[static_cast<std::size_t>(i)];
@@ -332,7 +357,7 @@ class Supervisor {
         stop_all();
         continue;
       }
-      const auto delay = std::min<std::chrono::milliseconds>(100ms * (1 << (w.quick_deaths - 1)), 5000ms);
+      const auto delay = std::chrono::milliseconds(100) * (1 << (w.quick_deaths - 1));  // 100, 200, 400, 800 ms
       spdlog::error("worker {} (pid {}) {}; restarting it in {} ms", i, pid, describe_status(status), delay.count());
       w.restart_at = Clock::now() + delay;
     }
@@ -393,10 +418,24 @@ SupervisorResult supervise(const Config& config,
   sigemptyset(&blocked);
   for (int sig : {SIGINT, SIGTERM, SIGCHLD}) sigaddset(&blocked, sig);
   pthread_sigmask(SIG_BLOCK, &blocked, &original);
+  // Children must be waited for: an inherited SIGCHLD = SIG_IGN would have
+  // the kernel reap them behind the supervisor's back.
+  struct sigaction child_default {};
+  child_default.sa_handler = SIG_DFL;
+  sigaction(SIGCHLD, &child_default, nullptr);
   struct Restore {
     const sigset_t& mask;
-    ~Restore() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
-  } restore{original};
+    const sigset_t& blocked;
+    ~Restore() {
+      // A signal that arrived after the workers had stopped (during the
+      // final checkpoint, say) has nothing left to stop: take it here
+      // rather than let it kill the process before the summary is printed.
+      const timespec now{0, 0};
+      while (sigtimedwait(&blocked, nullptr, &now) > 0) {
+      }
+      pthread_sigmask(SIG_SETMASK, &mask, nullptr);
+    }
+  } restore{original, blocked};
 
   // Schema and journal mode once, here, before any worker opens the file.
   DbStats prepare_stats;

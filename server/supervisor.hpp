@@ -18,8 +18,8 @@
 //   every worker drains; the supervisor checkpoints the WAL and prints the
 //   summary over all workers. A second signal kills the workers (SIGKILL:
 //   everything acknowledged is already committed) and exits 1.
-// - A worker that dies is logged and restarted (after 100 ms, doubling up to
-//   5 s while it keeps dying within 10 s of starting); after 5 such deaths in
+// - A worker that dies is logged and restarted (after 100 ms, doubling
+//   while it keeps dying within 10 s of starting); after 5 such deaths in
 //   a row the server stops with a message and exit status 1.
 
 #include <functional>

@@ -172,6 +172,10 @@ nlohmann::json Writer::stats_json() const {
   const Histogram wait = queue_wait_us_.snapshot();
   std::lock_guard lock(mutex_);
   return {
+      // The writer seen as a pool of one connection (for /metrics; with
+      // several processes these add up to the number of writers).
+      {"connections", 1},
+      {"connections_in_use", in_batch_ > 0 ? 1 : 0},
       {"max_batch", options_.max_batch},
       {"queued", queue_.size()},
       {"max_queued_seen", max_queued_},

@@ -3,11 +3,14 @@
 // scripts/bootstrap), with figures that move as requests are served.
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -124,6 +127,74 @@ TEST(MetricsHttp, OnlyGetAndTheDashboardIsHtml) {
   // Self-contained: nothing is fetched from elsewhere.
   EXPECT_EQ(page->body.find("http://"), std::string::npos);
   EXPECT_EQ(page->body.find("https://"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace busylab::testing
+
+namespace busylab::testing {
+namespace {
+
+// With several processes, whichever worker answers gives the totals and a
+// series per worker. Runs under the sanitizers too (the io threads, the
+// publisher thread and the shared board meet here).
+TEST(MetricsProcesses, TotalsAndEveryWorkersSeriesWhicheverWorkerAnswers) {
+  ASSERT_EQ(std::system("command -v promtool >/dev/null"), 0)
+      << "promtool is missing: scripts/bootstrap installs Debian's prometheus package";
+  TempDir dir;
+  const std::string port_file = dir.file("port");
+  ChildProcess server({BUSYLAB_BINARY, "serve", "--config", std::string(BUSYLAB_SOURCE_DIR) + "/config/batched.json",
+                       "--set", "server.port=0", "--set", "server.processes=3", "--set", "server.log_level=\"warn\"",
+                       "--set", "database.path=" + nlohmann::json(dir.file("m.db")).dump(), "--port-file", port_file},
+                      dir.path().string());
+  const int port = read_port_file(port_file, std::chrono::seconds(60));
+  ASSERT_GT(port, 0) << server.err();
+  // A new connection per request: the kernel spreads them over the workers.
+  constexpr int kWrites = 30;
+  for (int i = 0; i < kWrites; ++i) {
+    HttpClient client(static_cast<std::uint16_t>(port));
+    ASSERT_EQ(client.request("POST", "/rows", R"({"payload":"p"})")->status, 201);
+  }
+  std::set<int> answered_by;
+  for (int i = 0; i < 12; ++i) {
+    HttpClient client(static_cast<std::uint16_t>(port));
+    const auto metrics = client.request("GET", "/metrics");
+    ASSERT_TRUE(metrics);
+    ASSERT_EQ(metrics->status, 200);
+    const auto r = promtool_check(dir, metrics->body);
+    EXPECT_EQ(r.status, 0) << r.out << r.err << "\n" << metrics->body;
+    const auto m = samples(metrics->body);
+    EXPECT_EQ(m.at("busylab_http_writes_acknowledged_total"), kWrites);
+    EXPECT_EQ(m.at("busylab_sqlite_writes_committed_total"), kWrites);
+    EXPECT_EQ(m.at("busylab_writer_batch_size_sum"), kWrites);
+    EXPECT_EQ(m.at(R"(busylab_pool_max_connections{pool="writer"})"), 3);  // one writer per process
+    double per_worker = 0;
+    for (int w = 0; w < 3; ++w) {
+      const std::string label = "{worker=\"" + std::to_string(w) + "\"}";
+      EXPECT_EQ(m.at("busylab_worker_up" + label), 1);
+      EXPECT_EQ(m.at("busylab_worker_starts_total" + label), 1);
+      per_worker += m.at("busylab_worker_writes_acknowledged_total" + label);
+    }
+    EXPECT_EQ(per_worker, kWrites);
+
+    HttpClient again(static_cast<std::uint16_t>(port));
+    const auto stats = again.request("GET", "/stats");
+    ASSERT_TRUE(stats);
+    const auto doc = nlohmann::json::parse(stats->body);
+    answered_by.insert(doc["answered_by"].get<int>());
+    EXPECT_EQ(doc["processes"], 3);
+    EXPECT_EQ(doc["writes"]["acknowledged"], kWrites);
+    EXPECT_TRUE(doc["strategy"]["writer"]["batch_size"]["p99"].is_number());  // recomputed from the merged histogram
+    for (const auto& w : doc["workers"]) EXPECT_LT(w["snapshot_age_ms"].get<double>(), 1000) << w;
+  }
+  // 24 fresh connections over 3 workers: more than one of them answered.
+  EXPECT_GT(answered_by.size(), 1u);
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(std::chrono::seconds(60)), 0) << server.err();
+  EXPECT_NE(
+      server.out().find(std::to_string(kWrites) + " writes acknowledged (" + std::to_string(kWrites) + " committed)"),
+      std::string::npos)
+      << server.out();
 }
 
 }  // namespace
