@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -291,7 +292,9 @@ ClusterTotals WorkerBoard::collect(bool include_stopped) const {
     doc["database"] = s.db.to_json();
     doc["strategy"] = usable ? snap["strategy"] : nlohmann::json();
     doc["draining"] = usable && snap.value("draining", false);
-    doc["snapshot_age_ms"] = taken > 0 ? nlohmann::json(static_cast<double>(now - taken) / 1e6) : nlohmann::json();
+    // A publisher may have written the snapshot after `now` was read.
+    const std::int64_t age_ns = std::max<std::int64_t>(0, now_ns() - taken);
+    doc["snapshot_age_ms"] = taken > 0 ? nlohmann::json(static_cast<double>(age_ns) / 1e6) : nlohmann::json();
     if (usable && snap.value("forced", false)) t.any_forced = true;
     if (usable && (pid != 0 || include_stopped)) {
       add_document(strategy, snap["strategy"]);

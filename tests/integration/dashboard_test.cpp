@@ -4,9 +4,11 @@
 // writes/s. scripts/bootstrap installs chromium.
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
 #include <thread>
@@ -14,6 +16,7 @@
 
 #include "strategy/strategy.hpp"
 #include "tests/support/browser.hpp"
+#include "tests/support/child_process.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_server.hpp"
@@ -76,6 +79,39 @@ TEST_P(Dashboard, ChromiumShowsTheStrategyAndLiveWrites) {
 
 INSTANTIATE_TEST_SUITE_P(Strategies, Dashboard, ::testing::Values(StrategyKind::kPool, StrategyKind::kBatched),
                          [](const auto& info) { return std::string(to_string(info.param)); });
+
+}  // namespace
+}  // namespace busylab::testing
+
+namespace busylab::testing {
+namespace {
+
+// Several processes: the page says how many and shows a row per worker.
+TEST(DashboardProcesses, ChromiumShowsEveryWorker) {
+  TempDir dir;
+  const std::string port_file = dir.file("port");
+  ChildProcess server({BUSYLAB_BINARY, "serve", "--config", std::string(BUSYLAB_SOURCE_DIR) + "/config/pool.json",
+                       "--set", "server.port=0", "--set", "server.processes=2", "--set", "server.log_level=\"warn\"",
+                       "--set", "database.path=" + nlohmann::json(dir.file("d.db")).dump(), "--port-file", port_file},
+                      dir.path().string());
+  const int port = read_port_file(port_file, 60s);
+  ASSERT_GT(port, 0) << server.err();
+  WriteLoad load(static_cast<std::uint16_t>(port), 4);
+  const auto r = dump_dom(dir, "http://127.0.0.1:" + std::to_string(port) + "/dashboard", 4000);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string& dom = r.out;
+  EXPECT_EQ(element_text(dom, "processes"), "2") << dom.substr(0, 2000);
+  EXPECT_EQ(element_text(dom, "strategy"), "pool");
+  EXPECT_EQ(element_text(dom, "status"), "live");
+  std::size_t rows = 0;
+  for (auto at = dom.find("<tr class=\"worker\">"); at != std::string::npos;
+       at = dom.find("<tr class=\"worker\">", at + 1))
+    ++rows;
+  EXPECT_EQ(rows, 2u) << dom.substr(dom.find("id=\"workers\"") == std::string::npos ? 0 : dom.find("id=\"workers\""),
+                                    2000);
+  server.signal(SIGTERM);
+  EXPECT_TRUE(server.wait(60s));
+}
 
 }  // namespace
 }  // namespace busylab::testing

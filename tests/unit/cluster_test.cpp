@@ -74,6 +74,7 @@ TEST(WorkerBoard, TotalsAddUpTheWorkersAndRecomputePercentiles) {
   EXPECT_EQ(t.workers[1]["writes"]["acknowledged"], 20);
   EXPECT_EQ(t.workers[1]["strategy"]["pool"]["checkouts"], 20);
   EXPECT_TRUE(t.workers[0]["running"].get<bool>());
+  EXPECT_GE(t.workers[0]["snapshot_age_ms"].get<double>(), 0.0);
 }
 
 TEST(WorkerBoard, AStoppedWorkerKeepsItsCountersButNotItsPoolFigures) {
