@@ -52,7 +52,19 @@ void write_port_file(const std::filesystem::path& path, unsigned port) {
   std::filesystem::rename(temp, path);
 }
 
-void log_start(const busylab::Config& config) {
+// Tells the user (stdout) and scripts (the port file) that the server
+// serves, and logs its settings. False when the port file cannot be written.
+bool announce(const busylab::Config& config, const std::string& address, unsigned port,
+              const std::optional<std::string>& port_file) {
+  std::cout << "listening on " << address << ":" << port << std::endl;
+  if (port_file) {
+    try {
+      write_port_file(*port_file, port);
+    } catch (const std::exception& e) {
+      std::cerr << "busylab serve: " << e.what() << "\n";
+      return false;
+    }
+  }
   if (config.server.address != "127.0.0.1" && config.server.address != "::1") {
     spdlog::warn("listening on {}, reachable from other machines; busylab has no authentication",
                  config.server.address);
@@ -64,25 +76,15 @@ void log_start(const busylab::Config& config) {
       config.server.processes > 1
           ? fmt::format(", {} processes of {} io threads", config.server.processes, config.server.effective_threads())
           : std::string());
+  return true;
 }
 
 // server.processes > 1: a supervisor and its workers (server/supervisor.hpp).
 int serve_processes(const busylab::Config& config, const std::optional<std::string>& port_file) {
   busylab::SupervisorResult result;
   try {
-    result = busylab::supervise(config, [&](const std::string& address, unsigned port) {
-      std::cout << "listening on " << address << ":" << port << std::endl;
-      if (port_file) {
-        try {
-          write_port_file(*port_file, port);
-        } catch (const std::exception& e) {
-          std::cerr << "busylab serve: " << e.what() << "\n";
-          return false;
-        }
-      }
-      log_start(config);
-      return true;
-    });
+    result = busylab::supervise(
+        config, [&](const std::string& address, unsigned port) { return announce(config, address, port, port_file); });
   } catch (const busylab::SqliteError& e) {
     std::cerr << "busylab serve: " << e.what() << " (" << busylab::sqlite_code_name(e.code()) << ")\n";
     return kExitUsage;
@@ -125,16 +127,7 @@ int serve(const std::optional<std::string>& config_path, const std::vector<std::
               << e.code().message() << "\n";
     return kExitUsage;
   }
-  std::cout << "listening on " << server->address() << ":" << server->port() << std::endl;
-  if (port_file) {
-    try {
-      write_port_file(*port_file, server->port());
-    } catch (const std::exception& e) {
-      std::cerr << "busylab serve: " << e.what() << "\n";
-      return kExitUsage;
-    }
-  }
-  log_start(config);
+  if (!announce(config, server->address(), server->port(), port_file)) return kExitUsage;
   const auto summary = server->run();
   std::cout << summary.line() << std::endl;
   // 1 when the grace period ran out with requests in flight: they were cut off.

@@ -18,6 +18,7 @@
 #include <map>
 #include <new>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 
 #include "server/metrics.hpp"
@@ -142,6 +143,7 @@ ClusterTotals::~ClusterTotals() = default;
 ClusterTotals::ClusterTotals(ClusterTotals&&) noexcept = default;
 
 WorkerBoard::WorkerBoard(int workers) : workers_(workers) {
+  // The header, then the slots as one array (rounded up to their alignment).
   const std::size_t slots_at =
       (sizeof(BoardHeader) + alignof(WorkerSlot) - 1) / alignof(WorkerSlot) * alignof(WorkerSlot);
   bytes_ = slots_at + sizeof(WorkerSlot) * static_cast<std::size_t>(workers);
@@ -153,13 +155,16 @@ WorkerBoard::WorkerBoard(int workers) : workers_(workers) {
   auto* base = static_cast<char*>(region_);
   header_ = new (base) BoardHeader;
   header_->created_ns = now_ns();
+  // Never destroyed: the mapping is unmapped. Placement new[] adds no
+  // array cookie (Itanium C++ ABI), so the slots start at slots_at.
+  static_assert(std::is_trivially_destructible_v<WorkerSlot>);
+  slots_ = new (base + slots_at) WorkerSlot[static_cast<std::size_t>(workers)];
   for (int i = 0; i < workers; ++i) {
-    auto* s = new (base + slots_at + sizeof(WorkerSlot) * static_cast<std::size_t>(i)) WorkerSlot;
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);
     pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
     pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-    pthread_mutex_init(&s->mutex, &attr);
+    pthread_mutex_init(&slots_[i].mutex, &attr);
     pthread_mutexattr_destroy(&attr);
   }
 }
@@ -169,11 +174,7 @@ WorkerBoard::~WorkerBoard() {
 }
 
 WorkerSlot& WorkerBoard::slot(int worker) const {
-  auto* base = reinterpret_cast<char*>(header_);
-  const std::size_t slots_at =
-      (sizeof(BoardHeader) + alignof(WorkerSlot) - 1) / alignof(WorkerSlot) * alignof(WorkerSlot);
-  return *std::launder(
-      reinterpret_cast<WorkerSlot*>(base + slots_at + sizeof(WorkerSlot) * static_cast<std::size_t>(worker)));
+  return slots_[worker];
 }
 
 ServerStats& WorkerBoard::server_stats(int worker) const {
@@ -340,8 +341,15 @@ ClusterTotals WorkerBoard::collect(bool include_stopped) const {
 ClusterMember::ClusterMember(WorkerBoard& board, int worker) : board_(board), worker_(worker) {}
 
 ClusterMember::~ClusterMember() {
+  stop_publisher();
+}
+
+void ClusterMember::stop_publisher() {
   stopping_ = true;
   if (publisher_.joinable()) {
+    // A new request changes the futex word, so a publisher just about to
+    // wait (it saw stopping_ false a moment ago) does not sleep through the
+    // wake-up; the other workers publish once for nothing.
     board_.request_snapshots();
     publisher_.join();
   }
@@ -356,14 +364,7 @@ void ClusterMember::attach(const Strategy& strategy, const std::atomic<bool>& dr
 
 void ClusterMember::detach(bool forced) {
   if (!strategy_) return;
-  stopping_ = true;
-  if (publisher_.joinable()) {
-    // A new request changes the futex word, so a publisher just about to
-    // wait (it saw stopping_ false a moment ago) does not sleep through the
-    // wake-up; the other workers publish once for nothing.
-    board_.request_snapshots();
-    publisher_.join();
-  }
+  stop_publisher();
   publish(0, true, forced);
   strategy_ = nullptr;
 }

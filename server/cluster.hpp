@@ -97,6 +97,7 @@ class WorkerBoard {
   std::size_t bytes_ = 0;
   void* region_ = nullptr;
   BoardHeader* header_ = nullptr;
+  WorkerSlot* slots_ = nullptr;
 };
 
 /// A worker's side of the board: publishes its strategy's figures when asked
@@ -132,6 +133,7 @@ class ClusterMember {
  private:
   void publish(std::uint32_t generation, bool final, bool forced);
   void publisher_loop();
+  void stop_publisher();
 
   WorkerBoard& board_;
   const int worker_;

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <system_error>
 #include <vector>
 
@@ -108,6 +109,14 @@ std::vector<int> open_listeners(const ServerOptions& s, unsigned& port) {
     throw;
   }
   return fds;
+}
+
+// What the supervisor takes with sigtimedwait (blocked otherwise).
+sigset_t supervised_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGCHLD}) sigaddset(&set, sig);
+  return set;
 }
 
 std::string describe_status(int status) {
@@ -221,9 +230,7 @@ class Supervisor {
 
   // Waits for one signal or `timeout`; returns the signal, or 0.
   int next_signal(std::chrono::milliseconds timeout) {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int sig : {SIGINT, SIGTERM, SIGCHLD}) sigaddset(&set, sig);
+    const sigset_t set = supervised_signals();
     const timespec ts{static_cast<time_t>(timeout.count() / 1000),
                       static_cast<long>(timeout.count() % 1000) * 1'000'000L};
     const int sig = sigtimedwait(&set, nullptr, &ts);
@@ -239,14 +246,9 @@ class Supervisor {
         interrupted_ = true;
         return false;
       }
-      int status = 0;
-      pid_t pid;
-      while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        const int i = index_of(pid);
-        if (i < 0) continue;
-        workers_[static_cast<std::size_t>(i)].pid = 0;
-        board_.stopped(i);
-        spdlog::error("worker {} (pid {}) {} before it served; stopping", i, pid, describe_status(status));
+      if (const auto e = next_exit()) {
+        spdlog::error("worker {} (pid {}) {} before it served; stopping", e->worker, e->pid,
+                      describe_status(e->status));
         return false;
       }
       bool all = true;
@@ -267,9 +269,7 @@ class Supervisor {
           stop_all();
         } else {
           std::fprintf(stderr, "busylab: second signal (%d): killing the workers and exiting now\n", sig);
-          for (const auto& w : workers_) {
-            if (w.pid > 0) kill(w.pid, SIGKILL);
-          }
+          signal_all(SIGKILL);
           wait_for_all();
           std::_Exit(1);
         }
@@ -286,9 +286,47 @@ class Supervisor {
       if (fd >= 0) close(fd);
       fd = -1;
     }
+    signal_all(SIGTERM);
+  }
+
+  void signal_all(int sig) {
     for (const auto& w : workers_) {
-      if (w.pid > 0) kill(w.pid, SIGTERM);
+      if (w.pid > 0) kill(w.pid, sig);
     }
+  }
+
+  // A worker that exited, forgotten (not running, no connection open).
+  struct Exit {
+    int worker;
+    pid_t pid;
+    int status;  // as waitpid gives it
+  };
+  // The next worker that has exited, without waiting; nothing when none has.
+  // When no child is left at all (ECHILD: someone else reaped them), every
+  // worker is marked stopped.
+  std::optional<Exit> next_exit() {
+    for (;;) {
+      int status = 0;
+      const pid_t pid = waitpid(-1, &status, WNOHANG);
+      if (pid == 0) return std::nullopt;
+      if (pid < 0) {
+        if (errno == ECHILD) {
+          for (std::size_t i = 0; i < workers_.size(); ++i) {
+            if (workers_[i].pid > 0) forget(static_cast<int>(i));
+          }
+        }
+        return std::nullopt;
+      }
+      if (const int i = index_of(pid); i >= 0) {
+        forget(i);
+        return Exit{i, pid, status};
+      }
+    }
+  }
+
+  void forget(int i) {
+    workers_[static_cast<std::size_t>(i)].pid = 0;
+    board_.stopped(i);
   }
 
   // After stop_all() when something went wrong: waits for the workers to
@@ -300,44 +338,20 @@ class Supervisor {
     while (running() > 0) {
       const int sig = next_signal(50ms);
       if (!killed && (sig == SIGINT || sig == SIGTERM || Clock::now() >= deadline)) {
-        for (const auto& w : workers_) {
-          if (w.pid > 0) kill(w.pid, SIGKILL);
-        }
+        signal_all(SIGKILL);
         killed = true;
       }
-      int status = 0;
-      pid_t pid;
-      while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        if (const int i = index_of(pid); i >= 0) {
-          workers_[static_cast<std::size_t>(i)].pid = 0;
-          board_.stopped(i);
-        }
+      while (next_exit()) {
       }
-      if (pid < 0 && errno == ECHILD) break;  // nobody left to wait for
     }
   }
 
   void reap() {
-    int status = 0;
-    pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) != 0) {
-      if (pid < 0) {
-        // ECHILD: no child left at all (someone else reaped them).
-        if (errno == ECHILD) {
-          for (std::size_t i = 0; i < workers_.size(); ++i) {
-            if (workers_[i].pid > 0) {
-              workers_[i].pid = 0;
-              board_.stopped(static_cast<int>(i));
-            }
-          }
-        }
-        return;
-      }
-      const int i = index_of(pid);
-      if (i < 0) continue;
+    while (const auto e = next_exit()) {
+      const int i = e->worker;
+      const pid_t pid = e->pid;
+      const int status = e->status;
       Worker& w = workers_[static_cast<std::size_t>(i)];
-      w.pid = 0;
-      board_.stopped(i);
       if (stopping_) {
         if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
           spdlog::warn("worker {} (pid {}) {} while draining", i, pid, describe_status(status));
@@ -414,9 +428,8 @@ SupervisorResult supervise(const Config& config,
   // Signals first (as the single-process server does): from here on they
   // wait, blocked, until the supervisor asks for them; workers unblock them
   // once their own handler is in place.
-  sigset_t blocked, original;
-  sigemptyset(&blocked);
-  for (int sig : {SIGINT, SIGTERM, SIGCHLD}) sigaddset(&blocked, sig);
+  const sigset_t blocked = supervised_signals();
+  sigset_t original;
   pthread_sigmask(SIG_BLOCK, &blocked, &original);
   // Children must be waited for: an inherited SIGCHLD = SIG_IGN would have
   // the kernel reap them behind the supervisor's back.

@@ -1,6 +1,5 @@
 #include "sqlite/db_stats.hpp"
 
-#include <iterator>
 #include <nlohmann/json.hpp>
 
 namespace busylab {
@@ -13,45 +12,27 @@ void DbStats::record_request_wait(std::int64_t waited_ms, std::int64_t waits) {
 }
 
 void DbStats::add(const DbStats& o) {
-  std::atomic<std::uint64_t>* to[] = {&busy_handler_calls,
-                                      &busy_sleeps,
-                                      &busy_sleep_ms,
-                                      &busy_gave_up,
-                                      &lock_waits,
-                                      &busy_failures,
-                                      &busy_snapshot_failures,
-                                      &full_failures,
-                                      &readonly_failures,
-                                      &fatal_failures,
-                                      &other_failures,
-                                      &connections_opened,
-                                      &connections_replaced,
-                                      &transactions_committed,
-                                      &writes_committed,
-                                      &io_thread_violations,
-                                      &requests_waited,
-                                      &requests_waited_several};
-  const std::atomic<std::uint64_t>* from[] = {&o.busy_handler_calls,
-                                              &o.busy_sleeps,
-                                              &o.busy_sleep_ms,
-                                              &o.busy_gave_up,
-                                              &o.lock_waits,
-                                              &o.busy_failures,
-                                              &o.busy_snapshot_failures,
-                                              &o.full_failures,
-                                              &o.readonly_failures,
-                                              &o.fatal_failures,
-                                              &o.other_failures,
-                                              &o.connections_opened,
-                                              &o.connections_replaced,
-                                              &o.transactions_committed,
-                                              &o.writes_committed,
-                                              &o.io_thread_violations,
-                                              &o.requests_waited,
-                                              &o.requests_waited_several};
-  static_assert(std::size(to) == std::size(from));
-  for (std::size_t i = 0; i < std::size(to); ++i)
-    to[i]->fetch_add(from[i]->load(std::memory_order_relaxed), std::memory_order_relaxed);
+  using Counter = std::atomic<std::uint64_t> DbStats::*;
+  static constexpr Counter kCounters[] = {&DbStats::busy_handler_calls,
+                                          &DbStats::busy_sleeps,
+                                          &DbStats::busy_sleep_ms,
+                                          &DbStats::busy_gave_up,
+                                          &DbStats::lock_waits,
+                                          &DbStats::busy_failures,
+                                          &DbStats::busy_snapshot_failures,
+                                          &DbStats::full_failures,
+                                          &DbStats::readonly_failures,
+                                          &DbStats::fatal_failures,
+                                          &DbStats::other_failures,
+                                          &DbStats::connections_opened,
+                                          &DbStats::connections_replaced,
+                                          &DbStats::transactions_committed,
+                                          &DbStats::writes_committed,
+                                          &DbStats::io_thread_violations,
+                                          &DbStats::requests_waited,
+                                          &DbStats::requests_waited_several};
+  for (const Counter c : kCounters)
+    (this->*c).fetch_add((o.*c).load(std::memory_order_relaxed), std::memory_order_relaxed);
   request_wait_ms.add(o.request_wait_ms);
 }
 

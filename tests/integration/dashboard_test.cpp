@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
 #include <thread>
@@ -16,8 +15,8 @@
 
 #include "strategy/strategy.hpp"
 #include "tests/support/browser.hpp"
-#include "tests/support/child_process.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/serve_process.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_server.hpp"
 
@@ -90,12 +89,9 @@ namespace {
 TEST(DashboardProcesses, ChromiumShowsEveryWorker) {
   TempDir dir;
   const std::string port_file = dir.file("port");
-  ChildProcess server({BUSYLAB_BINARY, "serve", "--config", std::string(BUSYLAB_SOURCE_DIR) + "/config/pool.json",
-                       "--set", "server.port=0", "--set", "server.processes=2", "--set", "server.log_level=\"warn\"",
-                       "--set", "database.path=" + nlohmann::json(dir.file("d.db")).dump(), "--port-file", port_file},
-                      dir.path().string());
+  const auto server = start_serve(dir, "pool.json", dir.file("d.db"), port_file, {"server.processes=2"});
   const int port = read_port_file(port_file, 60s);
-  ASSERT_GT(port, 0) << server.err();
+  ASSERT_GT(port, 0) << server->err();
   WriteLoad load(static_cast<std::uint16_t>(port), 4);
   const auto r = dump_dom(dir, "http://127.0.0.1:" + std::to_string(port) + "/dashboard", 4000);
   ASSERT_EQ(r.status, 0) << r.err;
@@ -109,8 +105,8 @@ TEST(DashboardProcesses, ChromiumShowsEveryWorker) {
     ++rows;
   EXPECT_EQ(rows, 2u) << dom.substr(dom.find("id=\"workers\"") == std::string::npos ? 0 : dom.find("id=\"workers\""),
                                     2000);
-  server.signal(SIGTERM);
-  EXPECT_TRUE(server.wait(60s));
+  server->signal(SIGTERM);
+  EXPECT_TRUE(server->wait(60s));
 }
 
 }  // namespace

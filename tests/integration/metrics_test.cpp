@@ -17,6 +17,7 @@
 #include "strategy/strategy.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/serve_process.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_server.hpp"
 
@@ -143,12 +144,9 @@ TEST(MetricsProcesses, TotalsAndEveryWorkersSeriesWhicheverWorkerAnswers) {
       << "promtool is missing: scripts/bootstrap installs Debian's prometheus package";
   TempDir dir;
   const std::string port_file = dir.file("port");
-  ChildProcess server({BUSYLAB_BINARY, "serve", "--config", std::string(BUSYLAB_SOURCE_DIR) + "/config/batched.json",
-                       "--set", "server.port=0", "--set", "server.processes=3", "--set", "server.log_level=\"warn\"",
-                       "--set", "database.path=" + nlohmann::json(dir.file("m.db")).dump(), "--port-file", port_file},
-                      dir.path().string());
+  const auto server = start_serve(dir, "batched.json", dir.file("m.db"), port_file, {"server.processes=3"});
   const int port = read_port_file(port_file, std::chrono::seconds(60));
-  ASSERT_GT(port, 0) << server.err();
+  ASSERT_GT(port, 0) << server->err();
   // A new connection per request: the kernel spreads them over the workers.
   constexpr int kWrites = 30;
   for (int i = 0; i < kWrites; ++i) {
@@ -189,12 +187,12 @@ TEST(MetricsProcesses, TotalsAndEveryWorkersSeriesWhicheverWorkerAnswers) {
   }
   // 24 fresh connections over 3 workers: more than one of them answered.
   EXPECT_GT(answered_by.size(), 1u);
-  server.signal(SIGTERM);
-  EXPECT_EQ(server.wait(std::chrono::seconds(60)), 0) << server.err();
+  server->signal(SIGTERM);
+  EXPECT_EQ(server->wait(std::chrono::seconds(60)), 0) << server->err();
   EXPECT_NE(
-      server.out().find(std::to_string(kWrites) + " writes acknowledged (" + std::to_string(kWrites) + " committed)"),
+      server->out().find(std::to_string(kWrites) + " writes acknowledged (" + std::to_string(kWrites) + " committed)"),
       std::string::npos)
-      << server.out();
+      << server->out();
 }
 
 }  // namespace

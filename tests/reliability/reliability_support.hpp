@@ -26,6 +26,7 @@
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/serve_process.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace busylab::testing::reliability {
@@ -122,19 +123,7 @@ inline std::unique_ptr<ChildProcess> start_server(const TempDir& dir, const std:
                                                   const std::string& port_file,
                                                   const std::vector<std::string>& overrides,
                                                   bool own_process_group = false) {
-  std::error_code ec;
-  std::filesystem::remove(port_file, ec);
-  std::vector<std::string> argv{kBinary,       "serve",
-                                "--config",    kSource + "/config/pool.json",
-                                "--set",       "server.port=0",
-                                "--set",       "database.path=" + db,
-                                "--set",       "server.log_level=warn",
-                                "--port-file", port_file};
-  for (const auto& o : overrides) {
-    argv.push_back("--set");
-    argv.push_back(o);
-  }
-  return std::make_unique<ChildProcess>(argv, dir.path().string(), own_process_group);
+  return start_serve(dir, "pool.json", db, port_file, overrides, own_process_group);
 }
 
 /// `(acknowledged, committed)` from the server's summary line, or {-1, -1}.
