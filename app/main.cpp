@@ -30,6 +30,7 @@
 #include "server/http_server.hpp"
 #include "server/server_options.hpp"
 #include "server/supervisor.hpp"
+#include "engine/database_error.hpp"
 #include "sqlite/sqlite_error.hpp"
 #include "sweep/experiment.hpp"
 #include "sweep/outputs.hpp"
@@ -69,13 +70,23 @@ bool announce(const busylab::Config& config, const std::string& address, unsigne
     spdlog::warn("listening on {}, reachable from other machines; busylab has no authentication",
                  config.server.address);
   }
-  spdlog::info(
-      "strategy {} (size {}), journal_mode {}, synchronous {}, busy_timeout {} ms, database {}{}",
-      busylab::to_string(config.pool.strategy), config.pool.size, busylab::to_string(config.database.journal_mode),
-      busylab::to_string(config.database.synchronous), config.database.busy_timeout_ms, config.database.path,
+  const auto& db = config.database;
+  const std::string processes =
       config.server.processes > 1
           ? fmt::format(", {} processes of {} io threads", config.server.processes, config.server.effective_threads())
-          : std::string());
+          : std::string();
+  if (db.engine == busylab::EngineKind::kPostgres) {
+    spdlog::info("strategy {} (size {}), PostgreSQL {}, synchronous_commit {}, lock_timeout {} ms, transaction {}{}",
+                 busylab::to_string(config.pool.strategy), config.pool.size, db.redacted_url(),
+                 db.synchronous == busylab::Synchronous::kFull || db.synchronous == busylab::Synchronous::kExtra
+                     ? "on"
+                     : "off",
+                 std::max<std::int64_t>(db.busy_timeout_ms, 1), busylab::to_string(db.transaction), processes);
+  } else {
+    spdlog::info("strategy {} (size {}), journal_mode {}, synchronous {}, busy_timeout {} ms, database {}{}",
+                 busylab::to_string(config.pool.strategy), config.pool.size, busylab::to_string(db.journal_mode),
+                 busylab::to_string(db.synchronous), db.busy_timeout_ms, db.path, processes);
+  }
   return true;
 }
 
@@ -85,8 +96,8 @@ int serve_processes(const busylab::Config& config, const std::optional<std::stri
   try {
     result = busylab::supervise(
         config, [&](const std::string& address, unsigned port) { return announce(config, address, port, port_file); });
-  } catch (const busylab::SqliteError& e) {
-    std::cerr << "busylab serve: " << e.what() << " (" << busylab::sqlite_code_name(e.code()) << ")\n";
+  } catch (const busylab::DatabaseError& e) {
+    std::cerr << "busylab serve: " << e.what() << " (" << e.code_name() << ")\n";
     return kExitUsage;
   } catch (const std::system_error& e) {
     std::cerr << "busylab serve: cannot listen on " << config.server.address << ":" << config.server.port << ": "
@@ -119,8 +130,8 @@ int serve(const std::optional<std::string>& config_path, const std::vector<std::
     // Signal handling is installed before the socket is bound: a SIGTERM
     // sent as soon as the port file appears drains like any other.
     server = std::make_unique<busylab::HttpServer>(config, /*handle_signals=*/true);
-  } catch (const busylab::SqliteError& e) {
-    std::cerr << "busylab serve: " << e.what() << " (" << busylab::sqlite_code_name(e.code()) << ")\n";
+  } catch (const busylab::DatabaseError& e) {
+    std::cerr << "busylab serve: " << e.what() << " (" << e.code_name() << ")\n";
     return kExitUsage;
   } catch (const boost::system::system_error& e) {
     std::cerr << "busylab serve: cannot listen on " << config.server.address << ":" << config.server.port << ": "

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "sqlite/database.hpp"
+#include "engine/engine.hpp"
 
 namespace asio = boost::asio;
 

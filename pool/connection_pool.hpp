@@ -36,16 +36,16 @@
 #include "common/histogram.hpp"
 #include "pool/deadline_timer.hpp"
 #include "pool/pool_core.hpp"
-#include "sqlite/operation.hpp"
+#include "engine/operation.hpp"
 
 namespace busylab {
 
-class Database;
+class Connection;
 
 class ConnectionPool {
  public:
   /// A slot's connection; null until opened, and after a fatal error.
-  using Slot = std::unique_ptr<Database>;
+  using Slot = std::unique_ptr<Connection>;
   /// Completion of async_run: an exception thrown by the work (a bug), or
   /// its outcome.
   using Signature = void(std::exception_ptr, OpOutcome);

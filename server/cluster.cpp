@@ -24,7 +24,7 @@
 #include "server/metrics.hpp"
 #include "server/server_options.hpp"
 #include "server/stats.hpp"
-#include "sqlite/db_stats.hpp"
+#include "engine/db_stats.hpp"
 
 namespace busylab {
 

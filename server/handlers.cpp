@@ -9,9 +9,8 @@
 #include "server/dashboard.hpp"
 #include "server/metrics.hpp"
 #include "server/router.hpp"
-#include "sqlite/db_stats.hpp"
-#include "sqlite/operation.hpp"
-#include "sqlite/sqlite_error.hpp"
+#include "engine/db_stats.hpp"
+#include "engine/operation.hpp"
 #include "strategy/strategy.hpp"
 
 namespace busylab {
@@ -30,7 +29,7 @@ HttpResponse json_response(int status, const nlohmann::json& body) {
 HttpResponse outcome_error(const OpOutcome& out) {
   nlohmann::json body = {{"error", to_string(out.errc)}};
   if (!out.message.empty()) body["detail"] = out.message;
-  if (out.sqlite_code != 0) body["code"] = sqlite_code_name(out.sqlite_code);
+  if (!out.code.empty()) body["code"] = out.code;
   int status = 500;
   int retry_after = 0;
   switch (out.errc) {
@@ -43,6 +42,7 @@ HttpResponse outcome_error(const OpOutcome& out) {
     case Errc::kPoolTimeout:
     case Errc::kOverloaded:
     case Errc::kShuttingDown:
+    case Errc::kUnavailable:
       status = 503;
       retry_after = 1;
       break;

@@ -30,7 +30,7 @@
 #include "server/cluster.hpp"
 #include "server/handlers.hpp"
 #include "server/stats.hpp"
-#include "sqlite/db_stats.hpp"
+#include "engine/db_stats.hpp"
 #include "strategy/strategy.hpp"
 
 namespace asio = boost::asio;
@@ -526,7 +526,7 @@ ShutdownSummary HttpServer::run() {
     m.cluster->detach(m.forced);
     return summary;
   }
-  summary.wal = m.config.database.journal_mode == JournalMode::kWal;
+  summary.wal = m.config.database.engine == EngineKind::kSqlite && m.config.database.journal_mode == JournalMode::kWal;
   summary.checkpointed = checkpoint_database(m.config.database, m.db_stats, summary.checkpoint_error);
   return summary;
 }

@@ -55,7 +55,7 @@ class HttpServer {
   /// arrives before run() is kept and begins the graceful shutdown as soon
   /// as run() starts. Then prepares the database (schema, journal mode),
   /// opens the strategy's connections and binds the listening socket. Throws
-  /// SqliteError when the database cannot be opened or is not a database,
+  /// DatabaseError when the database cannot be opened or is not a database,
   /// and boost::system::system_error when the address cannot be bound.
   /// In-process users (tests) pass false and stop the server with stop().
   explicit HttpServer(Config config, bool handle_signals = false, const WorkerSetup* worker = nullptr);

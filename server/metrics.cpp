@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "server/stats.hpp"
-#include "sqlite/db_stats.hpp"
+#include "engine/db_stats.hpp"
 #include "strategy/strategy.hpp"
 
 namespace busylab {
@@ -140,12 +140,12 @@ class BusylabCollector : public prometheus::Collectable {
     f.counter("busylab_sqlite_lock_waits_total", "Lock attempts that found the lock held", load(db_.lock_waits));
     const std::pair<const char*, const std::atomic<std::uint64_t>*> failures[] = {
         {"BUSY", &db_.busy_failures},   {"BUSY_SNAPSHOT", &db_.busy_snapshot_failures},
-        {"FULL", &db_.full_failures},   {"READONLY", &db_.readonly_failures},
+        {"FULL", &db_.full_failures},   {"READONLY", &db_.readonly_failures}, {"UNAVAILABLE", &db_.unavailable_failures},
         {"FATAL", &db_.fatal_failures}, {"OTHER", &db_.other_failures}};
     for (const auto& [code, counter] : failures) {
       f.counter("busylab_sqlite_failures_total",
-                "Operations that failed with an SQLite error, by class (FATAL: I/O error or corruption, the "
-                "connection was replaced)",
+                "Operations that failed with a database error, by class (FATAL: I/O error or corruption; "
+                "UNAVAILABLE: PostgreSQL connection refused or lost; the connection was replaced)",
                 load(*counter), {{"code", code}});
     }
     f.counter("busylab_sqlite_commits_total", "Transactions committed", load(db_.transactions_committed));
@@ -218,7 +218,7 @@ class BusylabCollector : public prometheus::Collectable {
       const auto& d = child(w, "database");
       f.counter("busylab_worker_sqlite_failures_total", "Operations of the worker that failed with an SQLite error",
                 number(d, "busy_failures") + number(d, "busy_snapshot_failures") + number(d, "full_failures") +
-                    number(d, "readonly_failures") + number(d, "fatal_failures") + number(d, "other_failures"),
+                    number(d, "readonly_failures") + number(d, "unavailable_failures") + number(d, "fatal_failures") + number(d, "other_failures"),
                 worker);
     }
   }

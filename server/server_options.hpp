@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "pool/pool_options.hpp"
-#include "sqlite/database_options.hpp"
+#include "engine/database_options.hpp"
 
 namespace busylab {
 

@@ -22,8 +22,8 @@
 
 #include "server/cluster.hpp"
 #include "server/stats.hpp"
-#include "sqlite/db_stats.hpp"
-#include "sqlite/sqlite_error.hpp"
+#include "engine/db_stats.hpp"
+#include "engine/database_error.hpp"
 #include "strategy/strategy.hpp"
 
 namespace busylab {
@@ -213,8 +213,8 @@ class Supervisor {
       board_.mark_ready(i);
       const ShutdownSummary s = server.run();
       status = s.forced ? 1 : 0;
-    } catch (const SqliteError& e) {
-      std::fprintf(stderr, "busylab serve: worker %d: %s (%s)\n", i, e.what(), sqlite_code_name(e.code()).c_str());
+    } catch (const DatabaseError& e) {
+      std::fprintf(stderr, "busylab serve: worker %d: %s (%s)\n", i, e.what(), e.code_name().c_str());
       status = 2;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "busylab serve: worker %d: %s\n", i, e.what());
@@ -404,7 +404,7 @@ class Supervisor {
     s.forced = t.any_forced;
     s.processes = board_.size();
     s.restarts = restarts_;
-    s.wal = config_.database.journal_mode == JournalMode::kWal;
+    s.wal = config_.database.engine == EngineKind::kSqlite && config_.database.journal_mode == JournalMode::kWal;
     DbStats checkpoint_stats;
     s.checkpointed = checkpoint_database(config_.database, checkpoint_stats, s.checkpoint_error);
     return s;

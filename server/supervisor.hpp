@@ -38,7 +38,7 @@ struct SupervisorResult {
 
 /// Runs config.server.processes workers until SIGINT/SIGTERM. `on_ready`
 /// is called once every worker serves, with the address and the bound port;
-/// returning false stops the server (exit status 2). Throws SqliteError
+/// returning false stops the server (exit status 2). Throws DatabaseError
 /// when the database cannot be prepared and std::system_error when the
 /// address cannot be bound: nothing has started then. Call from a process
 /// that has no other thread.

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <array>
 
-#include "sqlite/db_stats.hpp"
+#include "engine/db_stats.hpp"
 
 namespace busylab {
 

@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "sqlite/database_options.hpp"
+#include "engine/database_options.hpp"
 
 namespace busylab {
 

@@ -4,7 +4,7 @@
 #include <sqlite3.h>
 
 #include "common/thread_role.hpp"
-#include "sqlite/db_stats.hpp"
+#include "engine/db_stats.hpp"
 #include "sqlite/sqlite_error.hpp"
 
 namespace busylab {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "sqlite/busy_handler.hpp"
-#include "sqlite/database_options.hpp"
+#include "engine/database_options.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;

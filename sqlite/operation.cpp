@@ -3,40 +3,10 @@
 #include <sqlite3.h>
 
 #include "sqlite/database.hpp"
-#include "sqlite/db_stats.hpp"
+#include "engine/db_stats.hpp"
 #include "sqlite/sqlite_error.hpp"
 
 namespace busylab {
-
-std::string_view to_string(Errc e) {
-  switch (e) {
-    case Errc::kOk:
-      return "ok";
-    case Errc::kNotFound:
-      return "not_found";
-    case Errc::kBusy:
-      return "database_busy";
-    case Errc::kBusySnapshot:
-      return "database_busy";
-    case Errc::kPoolTimeout:
-      return "pool_timeout";
-    case Errc::kOverloaded:
-      return "overloaded";
-    case Errc::kFull:
-      return "database_full";
-    case Errc::kReadOnly:
-      return "database_readonly";
-    case Errc::kFatal:
-      return "database_error";
-    case Errc::kConstraint:
-      return "constraint_failed";
-    case Errc::kShuttingDown:
-      return "shutting_down";
-    case Errc::kInternal:
-      return "internal_error";
-  }
-  return "internal_error";
-}
 
 Errc classify_sqlite(int code) {
   if (code == SQLITE_BUSY_SNAPSHOT) return Errc::kBusySnapshot;
@@ -81,9 +51,75 @@ std::int64_t insert_step(Database& db, std::string_view payload) {
   return sqlite3_last_insert_rowid(db.handle());
 }
 
+// The SQL of each kind. A custom operation (tests) brings its own steps.
+void body_step(Database& db, const Operation& op, OpOutcome& out) {
+  if (op.body) return op.body(db, out);
+  switch (op.kind) {
+    case OpKind::kInsertRow:
+      out.value = insert_step(db, op.text);
+      return;
+    case OpKind::kCountRows:
+      count_step(db, out.value);
+      return;
+    case OpKind::kGetRow: {
+      Statement& s = db.cached("SELECT id, payload FROM rows WHERE id = ?1");
+      s.bind(1, op.id);
+      if (s.step()) {
+        out.value = s.column_int64(0);
+        out.text = s.column_text(1);
+      } else {
+        out.errc = Errc::kNotFound;
+        out.value = op.id;
+      }
+      s.reset();
+      return;
+    }
+    case OpKind::kIncrement: {
+      // Read-modify-write on purpose: the value is read, incremented here,
+      // and written back, which is what exposes deferred transactions to BUSY.
+      Statement& read = db.cached("SELECT value FROM counters WHERE name = ?1");
+      read.bind(1, op.text);
+      const std::int64_t current = read.step() ? read.column_int64(0) : 0;
+      read.reset();
+      Statement& write = db.cached(
+          "INSERT INTO counters(name, value) VALUES(?1, ?2) "
+          "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+      write.bind(1, op.text).bind(2, current + 1);
+      write.step();
+      write.reset();
+      out.text = op.text;
+      out.value = current + 1;
+      return;
+    }
+    case OpKind::kSeed:
+      insert_step(db, "seed");
+      return;
+    case OpKind::kCustom:
+      break;
+  }
+  throw SqliteError(SQLITE_MISUSE, "a custom operation without steps");
+}
+
+// The seed counts the rows before and after its transaction.
+bool has_before(const Operation& op) {
+  return op.body ? static_cast<bool>(op.before) : op.kind == OpKind::kSeed;
+}
+bool has_after(const Operation& op) {
+  return op.body ? static_cast<bool>(op.after) : op.kind == OpKind::kSeed;
+}
+void before_step(Database& db, const Operation& op, OpOutcome& out) {
+  if (op.before) return op.before(db, out);
+  count_step(db, out.value);
+}
+void after_step(Database& db, const Operation& op, OpOutcome& out) {
+  if (op.after) return op.after(db, out);
+  count_step(db, out.value2);
+}
+
 void fail_outcome(Database& db, OpOutcome& out, const SqliteError& e) {
-  out.errc = classify_sqlite(e.code());
+  out.errc = e.errc();
   out.sqlite_code = e.code();
+  out.code = e.code_name();
   out.message = e.what();
   if (DbStats* stats = db.stats()) count_failure(*stats, out.errc);
 }
@@ -125,100 +161,6 @@ void count_commit(Database& db, std::uint64_t writes) {
 
 }  // namespace
 
-void count_failure(DbStats& stats, Errc errc) {
-  switch (errc) {
-    case Errc::kBusy:
-      stats.busy_failures.fetch_add(1, std::memory_order_relaxed);
-      break;
-    case Errc::kBusySnapshot:
-      stats.busy_snapshot_failures.fetch_add(1, std::memory_order_relaxed);
-      break;
-    case Errc::kFull:
-      stats.full_failures.fetch_add(1, std::memory_order_relaxed);
-      break;
-    case Errc::kReadOnly:
-      stats.readonly_failures.fetch_add(1, std::memory_order_relaxed);
-      break;
-    case Errc::kFatal:
-      stats.fatal_failures.fetch_add(1, std::memory_order_relaxed);
-      break;
-    default:
-      stats.other_failures.fetch_add(1, std::memory_order_relaxed);
-      break;
-  }
-}
-
-namespace ops {
-
-Operation insert_row(std::string payload) {
-  Operation op;
-  op.kind = OpKind::kInsertRow;
-  op.write = true;
-  op.body = [payload = std::move(payload)](Database& db, OpOutcome& out) { out.value = insert_step(db, payload); };
-  return op;
-}
-
-Operation count_rows() {
-  Operation op;
-  op.kind = OpKind::kCountRows;
-  op.body = [](Database& db, OpOutcome& out) { count_step(db, out.value); };
-  return op;
-}
-
-Operation get_row(std::int64_t id) {
-  Operation op;
-  op.kind = OpKind::kGetRow;
-  op.body = [id](Database& db, OpOutcome& out) {
-    Statement& s = db.cached("SELECT id, payload FROM rows WHERE id = ?1");
-    s.bind(1, id);
-    if (s.step()) {
-      out.value = s.column_int64(0);
-      out.text = s.column_text(1);
-    } else {
-      out.errc = Errc::kNotFound;
-      out.value = id;
-    }
-    s.reset();
-  };
-  return op;
-}
-
-Operation increment(std::string name) {
-  Operation op;
-  op.kind = OpKind::kIncrement;
-  op.write = true;
-  // Read-modify-write on purpose: the value is read, incremented here, and
-  // written back, which is what exposes deferred transactions to BUSY.
-  op.body = [name = std::move(name)](Database& db, OpOutcome& out) {
-    Statement& read = db.cached("SELECT value FROM counters WHERE name = ?1");
-    read.bind(1, name);
-    const std::int64_t current = read.step() ? read.column_int64(0) : 0;
-    read.reset();
-    Statement& write = db.cached(
-        "INSERT INTO counters(name, value) VALUES(?1, ?2) "
-        "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
-    write.bind(1, name).bind(2, current + 1);
-    write.step();
-    write.reset();
-    out.text = name;
-    out.value = current + 1;
-  };
-  return op;
-}
-
-Operation seed() {
-  // The seed's request: count, insert, commit, count again.
-  Operation op;
-  op.kind = OpKind::kSeed;
-  op.write = true;
-  op.before = [](Database& db, OpOutcome& out) { count_step(db, out.value); };
-  op.body = [](Database& db, OpOutcome&) { insert_step(db, "seed"); };
-  op.after = [](Database& db, OpOutcome& out) { count_step(db, out.value2); };
-  return op;
-}
-
-}  // namespace ops
-
 void create_schema(Database& db) {
   db.exec(
       "CREATE TABLE IF NOT EXISTS rows("
@@ -235,18 +177,18 @@ OpOutcome run_operation(Database& db, const Operation& op, TransactionMode mode)
   db.busy().reset();
   try {
     if (!op.write) {
-      op.body(db, out);
+      body_step(db, op, out);
     } else {
-      if (op.before) op.before(db, out);
+      if (has_before(op)) before_step(db, op, out);
       db.run(begin_sql(mode));
-      op.body(db, out);
+      body_step(db, op, out);
       db.run("COMMIT");
       count_commit(db, 1);
       // The write is committed from here on: a failing read after it must
       // not turn into an error for the client, so it only loses the count.
-      if (op.after) {
+      if (has_after(op)) {
         try {
-          op.after(db, out);
+          after_step(db, op, out);
         } catch (const SqliteError& e) {
           out.value2 = -1;
           out.message = std::string("committed; count after failed: ") + e.what();
@@ -302,9 +244,9 @@ std::vector<OpOutcome> run_batch(Database& db, std::span<const Operation* const>
     std::string failed_message;
     try {
       db.run("SAVEPOINT op");
-      if (op.before) op.before(db, outs[i]);
-      op.body(db, outs[i]);
-      if (op.after) op.after(db, outs[i]);
+      if (has_before(op)) before_step(db, op, outs[i]);
+      body_step(db, op, outs[i]);
+      if (has_after(op)) after_step(db, op, outs[i]);
       db.run("RELEASE op");
       ++succeeded;
       continue;

@@ -2,24 +2,25 @@
 // SQLite failures inside the database layer. Operations throw SqliteError
 // while they run (it keeps the statement code short and straight); the
 // runner catches it at the boundary and turns it into an OpOutcome value, so
-// nothing above pool/ sees an exception for an expected outcome.
+// nothing above the engine sees an exception for an expected outcome.
 
-#include <stdexcept>
 #include <string>
+
+#include "engine/database_error.hpp"
 
 namespace busylab {
 
-class SqliteError : public std::runtime_error {
- public:
-  SqliteError(int extended_code, const std::string& message) : std::runtime_error(message), code_(extended_code) {}
-  int code() const { return code_; }  // extended result code
-  int primary() const { return code_ & 0xff; }
-
- private:
-  int code_;
-};
-
 /// "SQLITE_BUSY_SNAPSHOT" and the like, for error bodies and logs.
 std::string sqlite_code_name(int extended_code);
+
+/// Maps an extended SQLite result code to an Errc.
+Errc classify_sqlite(int extended_code);
+
+class SqliteError : public DatabaseError {
+ public:
+  SqliteError(int extended_code, const std::string& message)
+      : DatabaseError(classify_sqlite(extended_code), extended_code, sqlite_code_name(extended_code), message) {}
+  int primary() const { return code() & 0xff; }
+};
 
 }  // namespace busylab

@@ -6,9 +6,9 @@
 
 namespace busylab {
 
-std::unique_ptr<Strategy> make_per_request_strategy(boost::asio::any_io_executor ex, const DatabaseOptions& db,
+std::unique_ptr<Strategy> make_per_request_strategy(boost::asio::any_io_executor ex, std::shared_ptr<Engine> engine,
                                                     const PoolOptions& pool, DbStats& stats) {
-  return std::make_unique<PoolStrategy>("per_request", PoolStrategy::Slots::kFreshPerRequest, ex, db, pool, stats);
+  return std::make_unique<PoolStrategy>("per_request", PoolStrategy::Slots::kFreshPerRequest, ex, std::move(engine), pool, stats);
 }
 
 }  // namespace busylab

@@ -16,21 +16,21 @@ class PoolStrategy final : public Strategy {
  public:
   enum class Slots { kKeptConnections, kFreshPerRequest };
 
-  PoolStrategy(std::string name, Slots slots, boost::asio::any_io_executor ex, const DatabaseOptions& db,
+  PoolStrategy(std::string name, Slots slots, boost::asio::any_io_executor ex, std::shared_ptr<Engine> engine,
                const PoolOptions& p, DbStats& stats)
       : name_(std::move(name)),
         slots_(slots),
-        db_(db),
+        engine_(std::move(engine)),
         stats_(stats),
         pool_(ex, connection_pool_options(p, static_cast<std::size_t>(p.size))) {
-    if (slots_ == Slots::kKeptConnections) open_all(pool_, db_, stats_);
+    if (slots_ == Slots::kKeptConnections) open_all(pool_, *engine_);
   }
 
   boost::asio::awaitable<OpOutcome> execute(Operation op) override {
     co_return co_await pool_.async_run(
         [&](ConnectionPool::Slot& slot) {
-          return slots_ == Slots::kKeptConnections ? run_on_slot(slot, op, db_, stats_)
-                                                   : run_on_fresh_connection(op, db_, stats_);
+          return slots_ == Slots::kKeptConnections ? run_on_slot(slot, op, *engine_, stats_)
+                                                   : run_on_fresh_connection(op, *engine_, stats_);
         },
         boost::asio::use_awaitable);
   }
@@ -45,7 +45,7 @@ class PoolStrategy final : public Strategy {
  private:
   std::string name_;
   Slots slots_;
-  DatabaseOptions db_;
+  std::shared_ptr<Engine> engine_;
   DbStats& stats_;
   ConnectionPool pool_;
 };

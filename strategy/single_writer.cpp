@@ -6,9 +6,9 @@
 
 namespace busylab {
 
-std::unique_ptr<Strategy> make_single_writer_strategy(boost::asio::any_io_executor ex, const DatabaseOptions& db,
+std::unique_ptr<Strategy> make_single_writer_strategy(boost::asio::any_io_executor ex, std::shared_ptr<Engine> engine,
                                                       const PoolOptions& pool, DbStats& stats) {
-  return std::make_unique<WriterStrategy>("single_writer", ex, db, pool, stats, /*max_batch=*/1);
+  return std::make_unique<WriterStrategy>("single_writer", ex, std::move(engine), pool, stats, /*max_batch=*/1);
 }
 
 }  // namespace busylab

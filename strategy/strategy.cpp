@@ -5,21 +5,22 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "sqlite/database.hpp"
-#include "sqlite/db_stats.hpp"
-#include "sqlite/sqlite_error.hpp"
+#include "engine/database_error.hpp"
+#include "engine/db_stats.hpp"
 #include "strategy/strategies.hpp"
 
 namespace busylab {
 
 namespace {
 
-// Opening runs pragmas that may meet a lock (busy: 503 like any other wait)
-// or a broken file (fatal: 500).
-OpOutcome open_failure(const SqliteError& e, DbStats& stats) {
-  OpOutcome out = OpOutcome::failure(classify_sqlite(e.code()), e.what());
+// Opening SQLite runs pragmas that may meet a lock (busy: 503 like any
+// other wait) or a broken file (fatal: 500); PostgreSQL may refuse the
+// connection (unavailable: 503).
+OpOutcome open_failure(const DatabaseError& e, DbStats& stats) {
+  OpOutcome out = OpOutcome::failure(e.errc(), e.what());
   if (out.errc == Errc::kInternal) out.errc = Errc::kFatal;
   out.sqlite_code = e.code();
+  out.code = e.code_name();
   count_failure(stats, out.errc);
   return out;
 }
@@ -41,44 +42,42 @@ ConnectionPool::Options connection_pool_options(const PoolOptions& p, std::size_
   return o;
 }
 
-void open_all(ConnectionPool& pool, const DatabaseOptions& db, DbStats& stats) {
-  for (std::size_t i = 0; i < pool.size(); ++i)
-    pool.slot_for_setup(i) =
-        std::make_unique<Database>(db, &stats, Database::Mode::kReadWrite, Database::kStartupPatienceMs);
+void open_all(ConnectionPool& pool, Engine& engine) {
+  for (std::size_t i = 0; i < pool.size(); ++i) pool.slot_for_setup(i) = engine.open(Engine::Purpose::kStartup);
 }
 
-std::optional<OpOutcome> open_if_closed(std::unique_ptr<Database>& connection, const DatabaseOptions& db,
-                                        DbStats& stats) {
+std::optional<OpOutcome> open_if_closed(std::unique_ptr<Connection>& connection, Engine& engine, DbStats& stats) {
   if (connection) return std::nullopt;
   try {
-    connection = std::make_unique<Database>(db, &stats);
+    connection = engine.open(Engine::Purpose::kRequest);
     return std::nullopt;
-  } catch (const SqliteError& e) {
+  } catch (const DatabaseError& e) {
     return open_failure(e, stats);
   }
 }
 
-bool close_if_fatal(std::unique_ptr<Database>& connection, const OpOutcome& out, DbStats& stats) {
+bool close_if_fatal(std::unique_ptr<Connection>& connection, const OpOutcome& out, DbStats& stats) {
   if (!is_fatal(out.errc)) return false;
-  // Never use a connection that hit IOERR/CORRUPT again; the next user opens a fresh one.
-  spdlog::warn("closing connection after {}: {}", sqlite_code_name(out.sqlite_code), out.message);
+  // Never use a connection that hit IOERR/CORRUPT or lost its server again;
+  // the next user opens a fresh one.
+  spdlog::warn("closing connection after {}: {}", out.code, out.message);
   connection.reset();
   stats.connections_replaced.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
-OpOutcome run_on_slot(ConnectionPool::Slot& slot, const Operation& op, const DatabaseOptions& db, DbStats& stats) {
-  if (auto failed = open_if_closed(slot, db, stats)) return std::move(*failed);
-  OpOutcome out = run_operation(*slot, op, db.transaction);
+OpOutcome run_on_slot(ConnectionPool::Slot& slot, const Operation& op, Engine& engine, DbStats& stats) {
+  if (auto failed = open_if_closed(slot, engine, stats)) return std::move(*failed);
+  OpOutcome out = slot->run(op, engine.options().transaction);
   close_if_fatal(slot, out, stats);
   return out;
 }
 
-OpOutcome run_on_fresh_connection(const Operation& op, const DatabaseOptions& db, DbStats& stats) {
+OpOutcome run_on_fresh_connection(const Operation& op, Engine& engine, DbStats& stats) {
   try {
-    Database connection(db, &stats);
-    return run_operation(connection, op, db.transaction);
-  } catch (const SqliteError& e) {
+    const auto connection = engine.open(Engine::Purpose::kRequest);
+    return connection->run(op, engine.options().transaction);
+  } catch (const DatabaseError& e) {
     return open_failure(e, stats);
   }
 }
@@ -93,17 +92,26 @@ std::uint64_t total_shed(const nlohmann::json& s) {
 
 std::unique_ptr<Strategy> make_strategy(const DatabaseOptions& db, const PoolOptions& pool,
                                         boost::asio::any_io_executor executor, DbStats& stats) {
+  std::shared_ptr<Engine> engine = make_engine(db, stats);
   switch (pool.strategy) {
     case StrategyKind::kPerRequest:
-      return make_per_request_strategy(executor, db, pool, stats);
+      return make_per_request_strategy(executor, std::move(engine), pool, stats);
     case StrategyKind::kPool:
-      return make_pooled_strategy(executor, db, pool, stats);
+      return make_pooled_strategy(executor, std::move(engine), pool, stats);
     case StrategyKind::kSingleWriter:
-      return make_single_writer_strategy(executor, db, pool, stats);
+      return make_single_writer_strategy(executor, std::move(engine), pool, stats);
     case StrategyKind::kBatched:
-      return make_batched_strategy(executor, db, pool, stats);
+      return make_batched_strategy(executor, std::move(engine), pool, stats);
   }
   throw std::logic_error("unknown strategy");
+}
+
+void prepare_database(const DatabaseOptions& db, DbStats& stats) {
+  make_engine(db, stats)->prepare();
+}
+
+bool checkpoint_database(const DatabaseOptions& db, DbStats& stats, std::string& error) {
+  return make_engine(db, stats)->finish(error);
 }
 
 }  // namespace busylab

@@ -16,8 +16,8 @@
 
 #include "common/histogram.hpp"
 #include "pool/pool_options.hpp"
-#include "sqlite/database_options.hpp"
-#include "sqlite/operation.hpp"
+#include "engine/database_options.hpp"
+#include "engine/operation.hpp"
 
 namespace busylab {
 
@@ -67,16 +67,19 @@ std::uint64_t total_shed(const nlohmann::json& strategy_stats);
 
 /// Builds the strategy `pool.strategy` names. `executor` runs checkout timers;
 /// database work runs on threads the strategy owns. Opens the kept
-/// connections now; throws SqliteError when one cannot be opened.
+/// connections now; throws DatabaseError when one cannot be opened. The
+/// engine is database.engine's (engine/engine.hpp).
 std::unique_ptr<Strategy> make_strategy(const DatabaseOptions& db, const PoolOptions& pool,
                                         boost::asio::any_io_executor executor, DbStats& stats);
 
-/// Opens the database once at start-up: creates the schema and sets the
-/// journal mode. Throws SqliteError with a message naming the path.
+/// Opens the database once at start-up: creates the schema and checks the
+/// settings took (SQLite: the journal mode). Throws DatabaseError with a
+/// message naming the database.
 void prepare_database(const DatabaseOptions& db, DbStats& stats);
 
-/// PRAGMA wal_checkpoint(TRUNCATE) when in WAL mode (nothing to do
-/// otherwise); returns false (and fills `error`) when it could not complete.
+/// After serving: SQLite's PRAGMA wal_checkpoint(TRUNCATE) when in WAL
+/// mode (nothing to do otherwise, nor for PostgreSQL); returns false (and
+/// fills `error`) when it could not complete.
 bool checkpoint_database(const DatabaseOptions& db, DbStats& stats, std::string& error);
 
 }  // namespace busylab

@@ -7,8 +7,8 @@
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
-#include "sqlite/database.hpp"
-#include "sqlite/db_stats.hpp"
+#include "engine/engine.hpp"
+#include "engine/db_stats.hpp"
 #include "strategy/strategies.hpp"
 
 namespace asio = boost::asio;
@@ -19,12 +19,12 @@ namespace {
 constexpr const char* kQueueTimeout = "write waited in the writer's queue longer than pool.checkout_timeout_ms";
 }
 
-Writer::Writer(asio::any_io_executor executor, const DatabaseOptions& db, Options options, DbStats& stats)
+Writer::Writer(asio::any_io_executor executor, std::shared_ptr<Engine> engine, Options options, DbStats& stats)
     : executor_(std::move(executor)),
-      db_(db),
+      engine_(std::move(engine)),
       options_(options),
       stats_(stats),
-      connection_(std::make_unique<Database>(db_, &stats_, Database::Mode::kReadWrite, Database::kStartupPatienceMs)),
+      connection_(engine_->open(Engine::Purpose::kStartup)),
       timer_(std::make_unique<DeadlineTimer>(executor_, [this](auto now) { return expire_queued(now); })) {
   if (options_.max_batch == 0) options_.max_batch = 1;
   thread_ = std::thread([this] { loop(); });
@@ -85,7 +85,7 @@ std::optional<DeadlineTimer::Clock::time_point> Writer::expire_queued(DeadlineTi
 }
 
 std::vector<OpOutcome> Writer::run(const std::vector<Job>& batch) {
-  if (auto failed = open_if_closed(connection_, db_, stats_)) {
+  if (auto failed = open_if_closed(connection_, *engine_, stats_)) {
     // Every write of the batch fails; open_if_closed counted one of them.
     for (std::size_t i = 1; i < batch.size(); ++i) count_failure(stats_, failed->errc);
     return std::vector<OpOutcome>(batch.size(), *failed);
@@ -93,15 +93,15 @@ std::vector<OpOutcome> Writer::run(const std::vector<Job>& batch) {
   std::vector<OpOutcome> outs;
   try {
     if (options_.max_batch == 1) {
-      outs.push_back(run_operation(*connection_, batch.front().op, db_.transaction));
+      outs.push_back(connection_->run(batch.front().op, engine_->options().transaction));
     } else {
       std::vector<const Operation*> ops;
       ops.reserve(batch.size());
       for (const auto& job : batch) ops.push_back(&job.op);
-      outs = run_batch(*connection_, ops);
+      outs = connection_->run_batch(ops);
     }
   } catch (const std::exception& e) {
-    // A bug in an operation (run_operation rethrows what is not a SQLite error).
+    // A bug in an operation (run rethrows what is not a database error).
     spdlog::error("writer: unexpected error: {}", e.what());
     outs.assign(batch.size(), OpOutcome::failure(Errc::kInternal, e.what()));
   }

@@ -31,12 +31,13 @@
 
 #include "common/histogram.hpp"
 #include "pool/deadline_timer.hpp"
-#include "sqlite/database_options.hpp"
-#include "sqlite/operation.hpp"
+#include "engine/database_options.hpp"
+#include "engine/operation.hpp"
 
 namespace busylab {
 
-class Database;
+class Connection;
+class Engine;
 struct DbStats;
 
 class Writer {
@@ -49,10 +50,10 @@ class Writer {
     std::chrono::milliseconds queue_timeout{5000};  // pool.checkout_timeout_ms
   };
 
-  /// Opens the write connection (throws SqliteError when it cannot) and
+  /// Opens the write connection (throws DatabaseError when it cannot) and
   /// starts the writer thread. `executor` runs the queue timer and completes
   /// handlers that have no executor of their own.
-  Writer(boost::asio::any_io_executor executor, const DatabaseOptions& db, Options options, DbStats& stats);
+  Writer(boost::asio::any_io_executor executor, std::shared_ptr<Engine> engine, Options options, DbStats& stats);
   /// Stops the writer (see close()).
   ~Writer();
   Writer(const Writer&) = delete;
@@ -105,10 +106,10 @@ class Writer {
   std::optional<DeadlineTimer::Clock::time_point> expire_queued(DeadlineTimer::Clock::time_point now);
 
   boost::asio::any_io_executor executor_;
-  DatabaseOptions db_;
+  std::shared_ptr<Engine> engine_;
   Options options_;
   DbStats& stats_;
-  std::unique_ptr<Database> connection_;  // used only by the writer thread
+  std::unique_ptr<Connection> connection_;  // used only by the writer thread
   std::unique_ptr<DeadlineTimer> timer_;
 
   mutable std::mutex mutex_;

@@ -14,20 +14,20 @@ namespace busylab {
 
 class WriterStrategy final : public Strategy {
  public:
-  WriterStrategy(std::string name, boost::asio::any_io_executor ex, const DatabaseOptions& db, const PoolOptions& p,
-                 DbStats& stats, std::size_t max_batch)
+  WriterStrategy(std::string name, boost::asio::any_io_executor ex, std::shared_ptr<Engine> engine,
+                 const PoolOptions& p, DbStats& stats, std::size_t max_batch)
       : name_(std::move(name)),
-        db_(db),
+        engine_(std::move(engine)),
         stats_(stats),
         readers_(ex, connection_pool_options(p, static_cast<std::size_t>(p.size))),
-        writer_(ex, db_, writer_options(p, max_batch), stats) {
-    open_all(readers_, db_, stats_);
+        writer_(ex, engine_, writer_options(p, max_batch), stats) {
+    open_all(readers_, *engine_);
   }
 
   boost::asio::awaitable<OpOutcome> execute(Operation op) override {
     if (op.write) co_return co_await writer_.async_write(std::move(op), boost::asio::use_awaitable);
     co_return co_await readers_.async_run(
-        [&](ConnectionPool::Slot& slot) { return run_on_slot(slot, op, db_, stats_); }, boost::asio::use_awaitable);
+        [&](ConnectionPool::Slot& slot) { return run_on_slot(slot, op, *engine_, stats_); }, boost::asio::use_awaitable);
   }
 
   nlohmann::json stats_json() const override {
@@ -55,7 +55,7 @@ class WriterStrategy final : public Strategy {
   }
 
   std::string name_;
-  DatabaseOptions db_;
+  std::shared_ptr<Engine> engine_;
   DbStats& stats_;
   ConnectionPool readers_;
   Writer writer_;

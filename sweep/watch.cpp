@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "sqlite/database.hpp"
-#include "sqlite/db_stats.hpp"
+#include "engine/db_stats.hpp"
 #include "sqlite/sqlite_error.hpp"
 
 namespace busylab::sweep {

@@ -20,7 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "sqlite/db_stats.hpp"
+#include "engine/db_stats.hpp"
 #include "strategy/strategy.hpp"
 #include "server/handlers.hpp"
 #include "server/stats.hpp"

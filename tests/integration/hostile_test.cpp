@@ -14,7 +14,7 @@
 
 #include "server/route.hpp"
 #include "server/stats.hpp"
-#include "sqlite/db_stats.hpp"
+#include "engine/db_stats.hpp"
 #include "strategy/strategy.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/sqlite_probe.hpp"

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "sqlite/database.hpp"
-#include "sqlite/db_stats.hpp"
+#include "engine/db_stats.hpp"
 #include "sqlite/operation.hpp"
 #include "sqlite/sqlite_error.hpp"
 #include "tests/support/temp_dir.hpp"

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/stats.hpp"
-#include "sqlite/db_stats.hpp"
+#include "engine/db_stats.hpp"
 
 namespace busylab {
 namespace {

@@ -35,8 +35,9 @@
 #include "server/server_options.hpp"
 #include "server/stats.hpp"
 #include "sqlite/database.hpp"
-#include "sqlite/db_stats.hpp"
+#include "engine/db_stats.hpp"
 #include "sqlite/operation.hpp"
+#include "sqlite/sqlite_engine.hpp"
 #include "sqlite/sqlite_error.hpp"
 #include "strategy/strategies.hpp"
 #include "strategy/strategy.hpp"
@@ -485,11 +486,12 @@ TEST(RunOnSlot, FatalErrorClosesTheConnectionAndTheNextRunOpensAFreshOne) {
   db.path = dir.file("slot.db");
   DbStats stats;
   prepare_database(db, stats);
-  ConnectionPool::Slot slot = std::make_unique<Database>(db, &stats);
+  SqliteEngine engine(db, stats);
+  ConnectionPool::Slot slot = engine.open(Engine::Purpose::kRequest);
 
   // Not fatal (busy, full): the connection is kept.
   for (int code : {SQLITE_BUSY, SQLITE_FULL}) {
-    const OpOutcome out = run_on_slot(slot, failing_read(code), db, stats);
+    const OpOutcome out = run_on_slot(slot, failing_read(code), engine, stats);
     EXPECT_NE(out.errc, Errc::kFatal);
     EXPECT_TRUE(slot != nullptr) << code;
   }
@@ -499,7 +501,7 @@ TEST(RunOnSlot, FatalErrorClosesTheConnectionAndTheNextRunOpensAFreshOne) {
     SCOPED_TRACE(code);
     ASSERT_TRUE(slot != nullptr);
     const auto replaced = stats.connections_replaced.load();
-    const OpOutcome out = run_on_slot(slot, failing_read(code), db, stats);
+    const OpOutcome out = run_on_slot(slot, failing_read(code), engine, stats);
     EXPECT_EQ(out.errc, Errc::kFatal);
     EXPECT_EQ(out.sqlite_code, code);
     EXPECT_EQ(to_string(out.errc), "database_error");
@@ -508,7 +510,7 @@ TEST(RunOnSlot, FatalErrorClosesTheConnectionAndTheNextRunOpensAFreshOne) {
 
     // The next borrower opens a fresh connection, which works.
     const auto opened = stats.connections_opened.load();
-    const OpOutcome next = run_on_slot(slot, ops::count_rows(), db, stats);
+    const OpOutcome next = run_on_slot(slot, ops::count_rows(), engine, stats);
     EXPECT_TRUE(next.ok()) << next.message;
     EXPECT_EQ(next.value, 0);
     EXPECT_TRUE(slot != nullptr);

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "sqlite/database.hpp"
-#include "sqlite/db_stats.hpp"
+#include "engine/db_stats.hpp"
 #include "sqlite/sqlite_error.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/unit_util.hpp"
@@ -377,15 +377,16 @@ TEST_F(Operations, DeferredIncrementHitsBusySnapshot) {
 
   // A deferred increment whose read snapshot is taken before another
   // connection commits an increment of its own.
-  const Operation increment = ops::increment("x");
   Operation racing;
-  racing.kind = OpKind::kIncrement;
+  racing.kind = OpKind::kCustom;
   racing.write = true;
   racing.body = [&](Database& db, OpOutcome& out) {
     db.query_int("SELECT COUNT(*) FROM counters");  // the snapshot starts here
     const OpOutcome other = run_operation(b, ops::increment("x"), TransactionMode::kImmediate);
     EXPECT_TRUE(other.ok()) << other.message;
-    increment.body(db, out);  // reads the old value, then tries to write
+    // The increment's own steps: read the old value, then try to write.
+    out.value = db.query_int("SELECT value FROM counters WHERE name = 'x'") + 1;
+    db.run("UPDATE counters SET value = value + 1 WHERE name = 'x'");
   };
   const OpOutcome out = run(racing, TransactionMode::kDeferred);
   EXPECT_EQ(out.errc, Errc::kBusySnapshot);

@@ -22,7 +22,8 @@ struct DbStats {
   std::atomic<std::uint64_t> busy_snapshot_failures{0};  // requests failed with SQLITE_BUSY_SNAPSHOT
   std::atomic<std::uint64_t> full_failures{0};           // SQLITE_FULL (size guard or disk)
   std::atomic<std::uint64_t> readonly_failures{0};
-  std::atomic<std::uint64_t> fatal_failures{0};  // IOERR, CORRUPT, ... (connection replaced)
+  std::atomic<std::uint64_t> unavailable_failures{0};  // PostgreSQL: no connection (refused, lost; replaced)
+  std::atomic<std::uint64_t> fatal_failures{0};        // IOERR, CORRUPT, ... (connection replaced)
   std::atomic<std::uint64_t> other_failures{0};
   std::atomic<std::uint64_t> connections_opened{0};
   std::atomic<std::uint64_t> connections_replaced{0};

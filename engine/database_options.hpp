@@ -1,5 +1,8 @@
 #pragma once
-// Settings applied to every SQLite connection busylab opens (`database.*`).
+// Which database busylab drives and the settings applied to every
+// connection it opens (`database.*`). Most keys are SQLite's; the
+// PostgreSQL engine maps synchronous, busy_timeout_ms and transaction onto
+// its own settings (docs/configuration.md) and ignores the rest.
 
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
@@ -10,17 +13,22 @@ namespace busylab {
 
 class ConfigObject;
 
+enum class EngineKind { kSqlite, kPostgres };
 enum class JournalMode { kDelete, kTruncate, kPersist, kWal };
 enum class Synchronous { kOff, kNormal, kFull, kExtra };
 enum class TransactionMode { kDeferred, kImmediate, kExclusive };
 enum class BusyRetry { kBackoff, kFixed };
 
+std::string_view to_string(EngineKind e);
 std::string_view to_string(JournalMode m);
 std::string_view to_string(Synchronous s);
 std::string_view to_string(TransactionMode t);
 std::string_view to_string(BusyRetry r);
 
 struct DatabaseOptions {
+  EngineKind engine = EngineKind::kSqlite;
+  /// PostgreSQL only: a libpq connection string or URI (required).
+  std::string url;
   std::string path = "busylab.db";
   JournalMode journal_mode = JournalMode::kWal;
   Synchronous synchronous = Synchronous::kNormal;
@@ -39,7 +47,10 @@ struct DatabaseOptions {
 
   /// Reads the `database` object; unknown keys and bad values throw ConfigError.
   static DatabaseOptions from_config(ConfigObject& object);
+  /// The settings, with a password in `url` replaced by "***".
   nlohmann::json to_json() const;
+  /// `url` with its password (URI or key=value form) replaced by "***".
+  std::string redacted_url() const;
 };
 
 }  // namespace busylab

@@ -1,10 +1,15 @@
-#include "sqlite/database_options.hpp"
+#include "engine/database_options.hpp"
 
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "common/config_reader.hpp"
 
 namespace busylab {
+
+std::string_view to_string(EngineKind e) {
+  return e == EngineKind::kSqlite ? "sqlite" : "postgres";
+}
 
 std::string_view to_string(JournalMode m) {
   switch (m) {
@@ -52,6 +57,12 @@ std::string_view to_string(BusyRetry r) {
 
 DatabaseOptions DatabaseOptions::from_config(ConfigObject& o) {
   DatabaseOptions d;
+  o.read_enum("engine", d.engine, {{"sqlite", EngineKind::kSqlite}, {"postgres", EngineKind::kPostgres}});
+  o.read("url", d.url);
+  if (d.engine == EngineKind::kPostgres && d.url.empty())
+    o.fail("url", "is required when engine is \"postgres\" (a libpq connection string or URI; scripts/postgres url DIR prints one)");
+  if (d.engine == EngineKind::kSqlite && !d.url.empty())
+    o.fail("url", "is only read when engine is \"postgres\"; SQLite uses database.path");
   o.read("path", d.path);
   if (d.path.empty()) o.fail("path", "must not be empty");
   if (d.path == ":memory:" || d.path.rfind("file:", 0) == 0) {
@@ -83,7 +94,9 @@ DatabaseOptions DatabaseOptions::from_config(ConfigObject& o) {
 }
 
 nlohmann::json DatabaseOptions::to_json() const {
-  return {{"path", path},
+  return {{"engine", to_string(engine)},
+          {"url", redacted_url()},
+          {"path", path},
           {"journal_mode", to_string(journal_mode)},
           {"synchronous", to_string(synchronous)},
           {"busy_timeout_ms", busy_timeout_ms},
@@ -93,6 +106,14 @@ nlohmann::json DatabaseOptions::to_json() const {
           {"cache_size", cache_size},
           {"mmap_size", mmap_size},
           {"max_size_mb", max_size_mb}};
+}
+
+std::string DatabaseOptions::redacted_url() const {
+  // postgresql://user:secret@host/db and password=secret (quoted or not).
+  static const std::regex uri(R"(^(postgres(?:ql)?://[^:/@]*:)[^@]*@)");
+  static const std::regex keyword(R"((password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+))");
+  std::string out = std::regex_replace(url, uri, "$1***@");
+  return std::regex_replace(out, keyword, "$1***");
 }
 
 }  // namespace busylab

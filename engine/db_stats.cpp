@@ -1,4 +1,4 @@
-#include "sqlite/db_stats.hpp"
+#include "engine/db_stats.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -22,6 +22,7 @@ void DbStats::add(const DbStats& o) {
                                           &DbStats::busy_snapshot_failures,
                                           &DbStats::full_failures,
                                           &DbStats::readonly_failures,
+                                          &DbStats::unavailable_failures,
                                           &DbStats::fatal_failures,
                                           &DbStats::other_failures,
                                           &DbStats::connections_opened,
@@ -48,6 +49,7 @@ nlohmann::json DbStats::to_json() const {
           {"busy_snapshot_failures", get(busy_snapshot_failures)},
           {"full_failures", get(full_failures)},
           {"readonly_failures", get(readonly_failures)},
+          {"unavailable_failures", get(unavailable_failures)},
           {"fatal_failures", get(fatal_failures)},
           {"other_failures", get(other_failures)},
           {"connections_opened", get(connections_opened)},

@@ -1,0 +1,110 @@
+#pragma once
+// The PostgreSQL engine, on libpq. A Connection is one PGconn, used by one
+// thread at a time with blocking calls (strategies run database work on
+// their own threads, as for SQLite). How database.* maps onto PostgreSQL:
+//   synchronous     full/extra -> synchronous_commit = on; normal/off -> off
+//   busy_timeout_ms lock_timeout (0, "never wait", becomes 1 ms: PostgreSQL's
+//                   0 means wait forever)
+//   transaction     deferred  -> REPEATABLE READ, plain reads: a read-then-write
+//                                that meets a concurrent update fails 40001
+//                   immediate -> READ COMMITTED, reads that precede a write
+//                                take the row lock (SELECT ... FOR UPDATE)
+//                   exclusive -> immediate plus LOCK TABLE ... SHARE ROW
+//                                EXCLUSIVE: one writer at a time, readers
+//                                never blocked (SQLite's WAL write lock)
+// Errors map onto the same Errc as SQLite's (see classify_pg).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "engine/database_error.hpp"
+#include "engine/engine.hpp"
+
+struct pg_conn;
+struct pg_result;
+
+namespace busylab {
+
+/// The class of a PostgreSQL error from its SQLSTATE; `connection_lost`
+/// when the connection is gone (no SQLSTATE, or one it carried anyway).
+Errc classify_pg(std::string_view sqlstate, bool connection_lost);
+
+/// "40001 serialization_failure", "08006 connection_failure", ... ; "connection
+/// lost" without an SQLSTATE.
+std::string pg_code_name(std::string_view sqlstate);
+
+class PgError : public DatabaseError {
+ public:
+  PgError(std::string_view sqlstate, bool connection_lost, const std::string& message)
+      : DatabaseError(classify_pg(sqlstate, connection_lost), 0,
+                      connection_lost && sqlstate.empty() ? std::string("connection lost") : pg_code_name(sqlstate),
+                      message) {}
+};
+
+class PgConnection final : public Connection {
+ public:
+  /// Connects and applies the session settings. Throws PgError.
+  PgConnection(const DatabaseOptions& options, DbStats& stats);
+  ~PgConnection() override;
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  OpOutcome run(const Operation& op, TransactionMode mode) override;
+  std::vector<OpOutcome> run_batch(std::span<const Operation* const> ops) override;
+
+  /// Runs SQL without parameters (simple protocol; several statements
+  /// allowed). Throws PgError.
+  void exec(std::string_view sql);
+  /// Runs a query returning one value as text ("" when no row). Throws PgError.
+  std::string query_text(std::string_view sql);
+  /// `text` quoted as an SQL string literal. Throws PgError.
+  std::string literal(std::string_view text);
+
+ private:
+  enum Stmt { kInsert, kCount, kGet, kRead, kReadForUpdate, kCreateCounter, kUpdateCounter, kStmtCount };
+  struct Result;
+
+  Result exec_prepared(Stmt stmt, std::initializer_list<const char*> params);
+  void body(const Operation& op, TransactionMode mode, OpOutcome& out);
+  std::int64_t count();
+  void commit();
+  void rollback_quietly();
+  [[noreturn]] void fail(const char* what, pg_result* result);
+  void fail_outcome(OpOutcome& out, const DatabaseError& e);
+
+  pg_conn* conn_ = nullptr;
+  DbStats& stats_;
+  bool prepared_[kStmtCount] = {};
+};
+
+class PgEngine final : public Engine {
+ public:
+  PgEngine(const DatabaseOptions& options, DbStats& stats) : Engine(options), stats_(stats) {}
+
+  std::unique_ptr<Connection> open(Purpose purpose) override;
+  /// Connects, creates the tables if missing, checks synchronous_commit
+  /// took, and logs the server's version, fsync and max_connections.
+  void prepare() override;
+  /// Nothing to do: PostgreSQL checkpoints on its own.
+  bool finish(std::string& error) override;
+
+ private:
+  DbStats& stats_;
+};
+
+/// What `busylab sweep` checks in a PostgreSQL database after a cell: rows,
+/// distinct ids among them, and a counter's value (0 when absent). Throws
+/// PgError when it cannot connect or query.
+struct PgCheck {
+  std::int64_t rows = -1;
+  std::int64_t distinct_ids = -1;
+  std::int64_t counter = -1;
+};
+PgCheck pg_check(const std::string& url, const std::string& counter);
+
+/// Drops busylab's tables, so that the next server starts on an empty
+/// database (each sweep cell). Throws PgError.
+void pg_reset(const std::string& url);
+
+}  // namespace busylab
