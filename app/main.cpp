@@ -295,7 +295,14 @@ int sweep(const std::string& file, bool quick, std::optional<std::string> out, c
   std::cerr << "busylab sweep: " << experiment.name << ", " << cells.size() << " cells" << (quick ? " (quick)" : "")
             << ", results in " << options.out_dir.string() << std::endl;
   const std::string started = utc_now(kIsoTime);
-  const auto results = sw::run_sweep(experiment, options);
+  std::vector<sw::CellResult> results;
+  try {
+    results = sw::run_sweep(experiment, options);
+  } catch (const std::exception& e) {
+    // Only what stops every cell (PostgreSQL would not start) gets here.
+    std::cerr << "busylab sweep: " << e.what() << "\n";
+    return 1;
+  }
 
   utsname u{};
   uname(&u);

@@ -61,8 +61,6 @@ DatabaseOptions DatabaseOptions::from_config(ConfigObject& o) {
   o.read("url", d.url);
   if (d.engine == EngineKind::kPostgres && d.url.empty())
     o.fail("url", "is required when engine is \"postgres\" (a libpq connection string or URI; scripts/postgres url DIR prints one)");
-  if (d.engine == EngineKind::kSqlite && !d.url.empty())
-    o.fail("url", "is only read when engine is \"postgres\"; SQLite uses database.path");
   o.read("path", d.path);
   if (d.path.empty()) o.fail("path", "must not be empty");
   if (d.path == ":memory:" || d.path.rfind("file:", 0) == 0) {

@@ -27,7 +27,8 @@ std::string_view to_string(BusyRetry r);
 
 struct DatabaseOptions {
   EngineKind engine = EngineKind::kSqlite;
-  /// PostgreSQL only: a libpq connection string or URI (required).
+  /// PostgreSQL: a libpq connection string or URI (required). SQLite
+  /// ignores it (a sweep can then set it for every cell).
   std::string url;
   std::string path = "busylab.db";
   JournalMode journal_mode = JournalMode::kWal;

@@ -1,6 +1,7 @@
 #include "postgres/pg_engine.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 
 #include <charconv>
@@ -129,18 +130,22 @@ PgConnection::PgConnection(const DatabaseOptions& options, DbStats& stats) : sta
   const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
   const char* values[] = {"5", "busylab", options.url.c_str(), nullptr};
   conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+  // Notices (and the FATAL a closing server sends an idle connection) are
+  // not for the terminal: failures reach the caller as errors.
+  if (conn_) PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
   if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
     const std::string message = conn_ ? one_line(PQerrorMessage(conn_)) : "out of memory";
     PQfinish(conn_);
     conn_ = nullptr;
     throw PgError("", true, "cannot connect to PostgreSQL at " + options.redacted_url() + ": " + message);
   }
+  const bool durable = options.synchronous == Synchronous::kFull || options.synchronous == Synchronous::kExtra;
+  // PostgreSQL's lock_timeout 0 waits forever; busy_timeout_ms 0 means never wait.
+  const std::int64_t lock_timeout = std::max<std::int64_t>(options.busy_timeout_ms, 1);
+  settings_ = std::string("SET synchronous_commit = ") + (durable ? "on" : "off") + "; SET lock_timeout = '" +
+              std::to_string(lock_timeout) + "ms'; SET client_min_messages = warning";
   try {
-    const bool durable = options.synchronous == Synchronous::kFull || options.synchronous == Synchronous::kExtra;
-    // PostgreSQL's lock_timeout 0 waits forever; busy_timeout_ms 0 means never wait.
-    const std::int64_t lock_timeout = std::max<std::int64_t>(options.busy_timeout_ms, 1);
-    exec(std::string("SET synchronous_commit = ") + (durable ? "on" : "off") + "; SET lock_timeout = '" +
-         std::to_string(lock_timeout) + "ms'");
+    exec(settings_);
   } catch (...) {
     PQfinish(conn_);
     conn_ = nullptr;
@@ -151,6 +156,27 @@ PgConnection::PgConnection(const DatabaseOptions& options, DbStats& stats) : sta
 
 PgConnection::~PgConnection() {
   PQfinish(conn_);
+}
+
+void PgConnection::revive_if_closed() {
+  // Reads what the server sent while the connection sat idle in the pool:
+  // a server that closed it (restarted, or terminated the backend) shows up
+  // here, before the operation's first statement, so the operation can run
+  // on a fresh connection instead of failing. One poll() when nothing came,
+  // no round trip. A closing server sends its error first, then EOF: read
+  // until nothing is left or libpq saw the end.
+  pollfd p{PQsocket(conn_), POLLIN, 0};
+  while (PQstatus(conn_) == CONNECTION_OK && poll(&p, 1, 0) == 1 && p.revents != 0) {
+    if (PQconsumeInput(conn_) == 0) break;
+  }
+  if (PQstatus(conn_) == CONNECTION_OK) return;
+  PQreset(conn_);
+  if (PQstatus(conn_) != CONNECTION_OK)
+    throw PgError("", true, "reconnecting after the server closed the connection: " + one_line(PQerrorMessage(conn_)));
+  std::fill(std::begin(prepared_), std::end(prepared_), false);
+  exec(settings_);
+  stats_.connections_opened.fetch_add(1, std::memory_order_relaxed);
+  stats_.connections_replaced.fetch_add(1, std::memory_order_relaxed);
 }
 
 void PgConnection::fail(const char* what, PGresult* result) {
@@ -290,6 +316,7 @@ OpOutcome PgConnection::run(const Operation& op, TransactionMode mode) {
   note_thread(stats_);
   OpOutcome out;
   try {
+    revive_if_closed();
     if (!op.write) {
       body(op, mode, out);
     } else {
@@ -332,6 +359,7 @@ std::vector<OpOutcome> PgConnection::run_batch(std::span<const Operation* const>
     }
   };
   try {
+    revive_if_closed();
     exec("BEGIN");
   } catch (const DatabaseError& e) {
     fail_rest(e, "");

@@ -70,11 +70,13 @@ class PgConnection final : public Connection {
   std::int64_t count();
   void commit();
   void rollback_quietly();
+  void revive_if_closed();
   [[noreturn]] void fail(const char* what, pg_result* result);
   void fail_outcome(OpOutcome& out, const DatabaseError& e);
 
   pg_conn* conn_ = nullptr;
   DbStats& stats_;
+  std::string settings_;  // the session's SET statements, run again after a reconnect
   bool prepared_[kStmtCount] = {};
 };
 

@@ -158,6 +158,26 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
     }
     top.read("repetitions", e.repetitions, 1, 100);
 
+    if (top.has("postgres") && !doc["postgres"].is_null()) {
+      auto pg = top.child("postgres");
+      std::string script;
+      pg.read("script", script);
+      if (script.empty()) pg.fail("script", "is required: scripts/postgres, relative to this file");
+      e.postgres_script = file.parent_path() / script;
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(*e.postgres_script, ec))
+        pg.fail("script", "'" + e.postgres_script->string() + "' is not a readable file");
+      pg.finish();
+    }
+    // With a cluster the sweep starts, postgres cells get its URL at run
+    // time; a stand-in lets their configs be checked now.
+    const std::vector<std::string> base_sets = [&] {
+      std::vector<std::string> sets;
+      if (e.postgres_script) sets.push_back(override_text("database.url", "postgresql://127.0.0.1/busylab"));
+      sets.insert(sets.end(), e.set.begin(), e.set.end());
+      return sets;
+    }();
+
     std::string verify = "rows";
     top.read("verify", verify);
     if (verify == "rows") {
@@ -212,7 +232,7 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
               throw ConfigError(where + " value " + v.dump() + ": expected an array of " +
                                 std::to_string(a.keys.size()) + " values, one per key");
             }
-            auto sets = e.set;
+            auto sets = base_sets;
             for (std::size_t k = 0; k < a.keys.size(); ++k) sets.push_back(override_text(a.keys[k], v[k]));
             try {
               load_config(e.base_config, sets);
@@ -231,7 +251,7 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
         } else {
           // Each value must make a valid server config on its own.
           for (const auto& v : a.values) {
-            auto sets = e.set;
+            auto sets = base_sets;
             sets.push_back(override_text(a.key, v));
             try {
               load_config(e.base_config, sets);
@@ -247,7 +267,7 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
       }
     }
     try {
-      load_config(e.base_config, e.set);
+      load_config(e.base_config, base_sets);
     } catch (const ConfigError& err) {
       throw ConfigError(std::string("set: ") + err.what());
     }
@@ -330,9 +350,12 @@ std::vector<Cell> Experiment::cells(bool quick) const {
         const auto& axis = matrix[i];
         const auto& value = axis.values[position[i]];
         if (!axis.keys.empty()) {
+          // Numbers join with 'x' ([2, 4] -> "2x4"), words with '/'.
+          const bool numbers = std::all_of(value.begin(), value.end(), [](const auto& v) { return v.is_number(); });
+          const char* separator = numbers ? "x" : "/";
           std::string shown;
           for (std::size_t k = 0; k < axis.keys.size(); ++k) {
-            shown += (k ? "x" : "") + (value[k].is_string() ? value[k].get<std::string>() : value[k].dump());
+            shown += (k ? separator : "") + (value[k].is_string() ? value[k].get<std::string>() : value[k].dump());
             c.server_overrides.push_back(override_text(axis.keys[k], value[k]));
           }
           c.values.emplace_back(axis.key, shown);

@@ -38,7 +38,8 @@ struct MatrixAxis {
   std::string label;  // column heading; the key when not given
   std::vector<nlohmann::json> values;
   // Several server keys set together ("keys": [...]): each value is an
-  // array with one value per key, shown joined by 'x' ([2, 4] -> "2x4").
+  // array with one value per key, shown joined by 'x' when all are numbers
+  // ([2, 4] -> "2x4"), else by '/' (["postgres", "pool"] -> "postgres/pool").
   std::vector<std::string> keys;
 };
 
@@ -75,6 +76,10 @@ struct Experiment {
   std::vector<MatrixAxis> matrix;
   LoadSpec load;
   std::optional<ReaderSpec> reader;
+  // "postgres": {"script": "../scripts/postgres"}: the sweep starts a
+  // throwaway PostgreSQL cluster with this script before the first cell,
+  // gives every cell its URL (database.url), and stops it at the end.
+  std::optional<std::filesystem::path> postgres_script;
   int repetitions = 1;
   VerifySpec verify;
   std::vector<std::string> columns;

@@ -10,6 +10,8 @@
 
 #include "common/child_process.hpp"
 #include "loadgen/load_runner.hpp"
+#include "postgres/pg_engine.hpp"
+#include "server/server_options.hpp"
 #include "sweep/http_get.hpp"
 
 namespace busylab::sweep {
@@ -65,6 +67,69 @@ DbCheck check_database(const std::string& path, const std::string& counter) {
   return check;
 }
 
+// PostgreSQL has no integrity_check: the sweep counts the rows and checks
+// that no id appears twice.
+DbCheck check_postgres(const std::string& url, const std::string& counter) {
+  DbCheck check;
+  try {
+    const PgCheck pg = pg_check(url, counter);
+    check.rows = pg.rows;
+    check.counter = counter.empty() ? -1 : pg.counter;
+    check.integrity = pg.rows == pg.distinct_ids
+                          ? "ok"
+                          : std::to_string(pg.rows - pg.distinct_ids) + " rows share an id with another row";
+  } catch (const std::exception& e) {
+    check.integrity = std::string("cannot check: ") + e.what();
+  }
+  return check;
+}
+
+// The throwaway cluster a sweep starts with scripts/postgres (Experiment::
+// postgres_script) in a temporary folder, stopped and removed at the end.
+class SweepCluster {
+ public:
+  SweepCluster(const std::filesystem::path& script, std::ostream* progress) : script_(script) {
+    char pattern[] = "/tmp/busylab-pg-XXXXXX";
+    if (!mkdtemp(pattern)) throw std::runtime_error("cannot create a folder for PostgreSQL in /tmp");
+    holder_ = pattern;
+    // Run as root, the script hands the cluster to the 'postgres' user, who must reach it.
+    std::filesystem::permissions(holder_, std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                                              std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                                              std::filesystem::perms::others_exec);
+    dir_ = (holder_ / "pg").string();
+    if (progress) *progress << "starting PostgreSQL in " << dir_ << " (" << script_.string() << ")" << std::endl;
+    const RunResult r = run_command({script_.string(), "start", dir_}, holder_.string(), std::chrono::minutes(2));
+    const auto end = r.out.find_last_not_of('\n');
+    const auto begin = end == std::string::npos ? std::string::npos : r.out.rfind('\n', end);
+    if (r.status == 0 && end != std::string::npos)
+      url_ = r.out.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1) + 1);
+    if (r.status != 0 || url_.rfind("postgresql://", 0) != 0) {
+      stop();
+      throw std::runtime_error("PostgreSQL did not start (" + script_.string() + " start, exit " +
+                               std::to_string(r.status) + "): " + r.err + r.out);
+    }
+    if (progress) *progress << "PostgreSQL: " << url_ << std::endl;
+  }
+  ~SweepCluster() { stop(); }
+  SweepCluster(const SweepCluster&) = delete;
+  SweepCluster& operator=(const SweepCluster&) = delete;
+  const std::string& url() const { return url_; }
+
+ private:
+  void stop() {
+    if (holder_.empty()) return;
+    run_command({script_.string(), "stop", dir_}, holder_.string(), std::chrono::minutes(2));
+    std::error_code ec;
+    std::filesystem::remove_all(holder_, ec);
+    holder_.clear();
+  }
+
+  std::filesystem::path script_;
+  std::filesystem::path holder_;
+  std::string dir_;
+  std::string url_;
+};
+
 std::uint64_t ok_count(const loadgen::Report& r) {
   std::uint64_t n = 0;
   for (auto [code, count] : r.tally.status) n += (code >= 200 && code < 300) ? count : 0;
@@ -93,7 +158,7 @@ loadgen::LoadOptions load_options(const LoadSpec& spec, std::uint16_t port, std:
   return o;
 }
 
-void run_cell(const Experiment& e, const SweepOptions& options, CellResult& result) {
+void run_cell(const Experiment& e, const SweepOptions& options, const std::string& pg_url, CellResult& result) {
   const Cell& cell = result.cell;
   char name[16];
   std::snprintf(name, sizeof name, "%03zu", cell.index + 1);
@@ -103,16 +168,24 @@ void run_cell(const Experiment& e, const SweepOptions& options, CellResult& resu
   const std::string port_file = (dir / "port").string();
   const std::string bin = options.busylab.string();
 
+  std::vector<std::string> sets = cell.server_overrides;
+  sets.insert(sets.end(), {"server.port=0", "server.log_level=\"warn\"", "database.path=" + nlohmann::json(db).dump()});
+  if (!pg_url.empty()) sets.push_back("database.url=" + nlohmann::json(pg_url).dump());
   std::vector<std::string> argv = {bin, "serve", "--config", e.base_config.string()};
-  for (const auto& o : cell.server_overrides) {
-    argv.push_back("--set");
-    argv.push_back(o);
+  for (const auto& o : sets) argv.insert(argv.end(), {"--set", o});
+  argv.insert(argv.end(), {"--port-file", port_file});
+
+  // The cell's engine, and for PostgreSQL its URL: an empty database first.
+  const Config config = load_config(e.base_config, sets);
+  const bool postgres = config.database.engine == EngineKind::kPostgres;
+  if (postgres) {
+    try {
+      pg_reset(config.database.url);
+    } catch (const std::exception& ex) {
+      result.error = std::string("cannot empty the PostgreSQL database: ") + ex.what();
+      return;
+    }
   }
-  for (const std::string o : {"server.port=0", "server.log_level=\"warn\""}) {
-    argv.push_back("--set");
-    argv.push_back(o);
-  }
-  argv.insert(argv.end(), {"--set", "database.path=" + nlohmann::json(db).dump(), "--port-file", port_file});
 
   ChildProcess server(argv, dir.string());
   const int port = read_port_file(port_file, 30s);
@@ -134,7 +207,7 @@ void run_cell(const Experiment& e, const SweepOptions& options, CellResult& resu
   }
 
   std::optional<ChildProcess> reader;
-  if (e.reader) {
+  if (e.reader && !postgres) {  // busylab watch reads SQLite files
     reader.emplace(
         std::vector<std::string>{bin, "watch", db, "--interval", std::to_string(e.reader->interval.count()) + "ms",
                                  "--timeout", std::to_string(e.reader->busy_timeout_ms)},
@@ -173,8 +246,8 @@ void run_cell(const Experiment& e, const SweepOptions& options, CellResult& resu
     server.wait(5s);
   }
 
-  const DbCheck check =
-      check_database(db, e.verify.kind == VerifySpec::Kind::kCounter ? e.verify.counter : std::string());
+  const std::string counter = e.verify.kind == VerifySpec::Kind::kCounter ? e.verify.counter : std::string();
+  const DbCheck check = postgres ? check_postgres(config.database.url, counter) : check_database(db, counter);
   result.facts.kind = e.verify.kind;
   result.facts.integrity = check.integrity;
   result.facts.stored = e.verify.kind == VerifySpec::Kind::kCounter ? check.counter : check.rows;
@@ -234,6 +307,9 @@ Verdict verify(const VerifyFacts& f) {
 
 std::vector<CellResult> run_sweep(const Experiment& e, const SweepOptions& options) {
   const auto cells = e.cells(options.quick);
+  std::optional<SweepCluster> cluster;
+  if (e.postgres_script) cluster.emplace(*e.postgres_script, options.progress);
+  const std::string pg_url = cluster ? cluster->url() : std::string();
   std::vector<CellResult> results;
   const auto started = Clock::now();
   for (const auto& cell : cells) {
@@ -252,7 +328,7 @@ std::vector<CellResult> run_sweep(const Experiment& e, const SweepOptions& optio
     result.cell = cell;
     const auto cell_start = Clock::now();
     try {
-      run_cell(e, options, result);
+      run_cell(e, options, pg_url, result);
     } catch (const std::exception& ex) {
       result.error = ex.what();
     }
