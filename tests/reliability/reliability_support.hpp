@@ -136,11 +136,13 @@ inline std::pair<long long, long long> summary_counts(const std::string& out) {
 
 /// `clients` threads, each on its own keep-alive connection, each sending
 /// POST /rows with payloads `<prefix>-c<client>-<seq>` until the first
-/// request that is not answered with a 2xx, or until stop(). Every payload
-/// answered with a 2xx is recorded.
+/// request that is not answered with a 2xx (or, with `keep_going`, through
+/// failures, 10 ms apart), or until stop(). Every payload answered with a
+/// 2xx is recorded.
 class WriterLoad {
  public:
-  WriterLoad(std::uint16_t port, int clients, std::string prefix) : prefix_(std::move(prefix)) {
+  WriterLoad(std::uint16_t port, int clients, std::string prefix, bool keep_going = false)
+      : prefix_(std::move(prefix)), keep_going_(keep_going) {
     for (int c = 0; c < clients; ++c) {
       threads_.emplace_back([this, port, c] { run(port, c); });
     }
@@ -185,11 +187,13 @@ class WriterLoad {
         continue;
       }
       if (r && error_bodies_.size() < 20) error_bodies_.push_back(std::to_string(status) + " " + r->body);
-      return;  // the first failure ends this client
+      if (!keep_going_) return;  // the first failure ends this client
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
 
   std::string prefix_;
+  bool keep_going_;
   std::atomic<bool> stop_{false};
   std::mutex mutex_;
   std::set<std::string> acknowledged_;

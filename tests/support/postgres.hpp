@@ -4,9 +4,12 @@
 // folder on construction, stopped and removed on destruction. Never touches
 // a system-wide cluster.
 
+#include <libpq-fe.h>
 #include <sys/stat.h>
 
 #include <chrono>
+#include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -54,5 +57,16 @@ class PostgresCluster {
   std::string url_;
   RunResult last_;
 };
+
+/// Every payload in busylab's rows table at `url`. Throws when it cannot be read.
+inline std::multiset<std::string> pg_payloads(const std::string& url) {
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(url.c_str()), &PQfinish);
+  if (PQstatus(conn.get()) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn.get()));
+  std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn.get(), "SELECT payload FROM rows"), &PQclear);
+  if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) throw std::runtime_error(PQresultErrorMessage(r.get()));
+  std::multiset<std::string> out;
+  for (int i = 0; i < PQntuples(r.get()); ++i) out.emplace(PQgetvalue(r.get(), i, 0));
+  return out;
+}
 
 }  // namespace busylab::testing

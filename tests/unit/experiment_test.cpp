@@ -332,5 +332,31 @@ TEST(ExperimentKeysTogether, BadShapesAndValuesAreNamed) {
   EXPECT_CONTAINS(d.error({{"matrix", json::array({load_key})}}), "only server keys can be set together");
 }
 
+TEST(ExperimentKeysTogether, WordsJoinWithASlash) {
+  ExperimentDir d;
+  json engines = {{"keys", {"database.engine", "pool.strategy"}},
+                  {"label", "setup"},
+                  {"values", json::array({json::array({"sqlite", "pool"}), json::array({"postgres", "batched"})})}};
+  const Experiment e =
+      d.parse({{"postgres", {{"script", "base.json"}}}, {"matrix", json::array({engines})}});
+  const auto cells = e.cells(false);
+  ASSERT_EQ(cells.size(), 2u);
+  EXPECT_EQ(cells[1].values, (std::vector<std::pair<std::string, json>>{{"setup", "postgres/batched"}}));
+}
+
+TEST(ExperimentPostgres, ScriptIsResolvedAndPostgresCellsNeedAUrlWithoutIt) {
+  ExperimentDir d;
+  const json postgres_axis = axis("database.engine", {"sqlite", "postgres"});
+  // With a script, the sweep provides the URL: postgres cells validate.
+  const Experiment e = d.parse({{"postgres", {{"script", "base.json"}}}, {"matrix", json::array({postgres_axis})}});
+  ASSERT_TRUE(e.postgres_script.has_value());
+  EXPECT_EQ(*e.postgres_script, d.file("base.json"));
+  EXPECT_TRUE(e.set.empty()) << "the stand-in URL is not one of the experiment's settings";
+  // Without one, a postgres cell needs database.url.
+  EXPECT_CONTAINS(d.error({{"matrix", json::array({postgres_axis})}}), "database.url: is required when engine");
+  EXPECT_CONTAINS(d.error({{"postgres", {{"script", "nope"}}}}), "postgres.script: '");
+  EXPECT_CONTAINS(d.error({{"postgres", {{"script", "base.json"}, {"dir", "x"}}}}), "postgres.dir");
+}
+
 }  // namespace
 }  // namespace busylab::sweep

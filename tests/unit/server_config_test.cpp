@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/config_reader.hpp"
+#include "postgres/pg_engine.hpp"
 #include "server/server_options.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/unit_util.hpp"
@@ -383,6 +384,45 @@ TEST(ServerConfigOverrides, OverrideThroughNonObjectMentionsSet) {
 
 namespace busylab {
 namespace {
+
+TEST(ServerConfig, PostgresEngineNeedsAUrlAndHidesItsPassword) {
+  EXPECT_CONTAINS(error_for(R"({"database": {"engine": "postgres"}})"), "database.url: is required when engine");
+  EXPECT_CONTAINS(error_for(R"({"database": {"engine": "mysql"}})"), "database.engine");
+  const Config c = config_from_json(
+      json::parse(R"({"database": {"engine": "postgres", "url": "postgresql://u:secret@127.0.0.1:5432/db"}})"), "x");
+  EXPECT_EQ(c.database.engine, EngineKind::kPostgres);
+  EXPECT_EQ(c.database.url, "postgresql://u:secret@127.0.0.1:5432/db");
+  EXPECT_EQ(c.database.redacted_url(), "postgresql://u:***@127.0.0.1:5432/db");
+  EXPECT_EQ(c.to_json()["database"]["url"], "postgresql://u:***@127.0.0.1:5432/db");
+  DatabaseOptions keywords;
+  keywords.url = "host=127.0.0.1 password='a b' dbname=busylab";
+  EXPECT_EQ(keywords.redacted_url(), "host=127.0.0.1 password=*** dbname=busylab");
+  keywords.url = "postgresql://postgres@127.0.0.1:55432/busylab";
+  EXPECT_EQ(keywords.redacted_url(), keywords.url) << "no password, nothing hidden";
+  // SQLite ignores a URL (a sweep sets one for every cell).
+  EXPECT_EQ(config_from_json(json::parse(R"({"database": {"url": "postgresql://x"}})"), "x").database.engine,
+            EngineKind::kSqlite);
+}
+
+TEST(ServerConfig, PostgresErrorsMapOntoTheSameClassesAsSqlite) {
+  EXPECT_EQ(classify_pg("40001", false), Errc::kBusySnapshot);
+  EXPECT_EQ(classify_pg("40P01", false), Errc::kBusySnapshot);
+  EXPECT_EQ(classify_pg("55P03", false), Errc::kBusy);
+  EXPECT_EQ(classify_pg("53100", false), Errc::kFull);
+  EXPECT_EQ(classify_pg("53300", false), Errc::kUnavailable);
+  EXPECT_EQ(classify_pg("57P01", false), Errc::kUnavailable);
+  EXPECT_EQ(classify_pg("08006", false), Errc::kUnavailable);
+  EXPECT_EQ(classify_pg("", true), Errc::kUnavailable);
+  EXPECT_EQ(classify_pg("40001", true), Errc::kUnavailable) << "a lost connection is lost whatever it said";
+  EXPECT_EQ(classify_pg("25006", false), Errc::kReadOnly);
+  EXPECT_EQ(classify_pg("23505", false), Errc::kConstraint);
+  EXPECT_EQ(classify_pg("XX000", false), Errc::kFatal);
+  EXPECT_EQ(classify_pg("42601", false), Errc::kInternal);
+  EXPECT_EQ(pg_code_name("40001"), "40001 serialization_failure");
+  EXPECT_EQ(pg_code_name("55P03"), "55P03 lock_not_available");
+  EXPECT_EQ(pg_code_name("42601"), "42601");
+  EXPECT_TRUE(is_fatal(Errc::kUnavailable)) << "a connection without a server is replaced";
+}
 
 TEST(ServerConfig, ProcessesAreBoundedBySixteenPerCore) {
   EXPECT_EQ(config_from_json(json::object(), "t").server.processes, 1);

@@ -1,0 +1,181 @@
+// The reliability tests of the SQLite engine, run against PostgreSQL 15
+// (scripts/postgres): a 2xx on a write means it is committed even when
+// busylab is killed (SIGKILL) a moment later; SIGTERM under load drains and
+// keeps every acknowledged write; and a PostgreSQL server that goes away
+// mid-run gives 503s (no crash, no hang) and busylab recovers when it
+// returns.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <iostream>
+#include <random>
+
+#include "tests/reliability/reliability_support.hpp"
+#include "tests/support/postgres.hpp"
+#include "tests/support/wait.hpp"
+
+namespace busylab::testing::reliability {
+namespace {
+
+using namespace std::chrono_literals;
+
+// One cluster for the crash and shutdown suites; each test empties it first.
+PostgresCluster& shared_cluster() {
+  static PostgresCluster cluster;
+  return cluster;
+}
+
+std::string url_override(const std::string& url) {
+  return "database.url=\"" + url + "\"";
+}
+
+std::unique_ptr<ChildProcess> start_pg_server(const TempDir& dir, const std::string& url, const std::string& port_file,
+                                              std::vector<std::string> overrides) {
+  overrides.insert(overrides.begin(), url_override(url));
+  return start_serve(dir, "postgres.json", dir.file("unused.db"), port_file, overrides);
+}
+
+void empty_database(const std::string& url) {
+  const std::string sql = "SET client_min_messages = warning; DROP TABLE IF EXISTS rows, counters";
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(url.c_str()), &PQfinish);
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn.get(), sql.c_str()), &PQclear);
+  ASSERT_EQ(PQresultStatus(r.get()), PGRES_COMMAND_OK) << PQresultErrorMessage(r.get());
+}
+
+std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
+  return info.param;
+}
+
+class PostgresCrash : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PostgresCrash, KilledServerLosesNoAcknowledgedWrite) {
+  constexpr int kKills = 3, kClients = 16;
+  const std::string url = shared_cluster().url();
+  empty_database(url);
+  const std::uint32_t seed = choose_seed();
+  std::cout << "seed " << seed << " for postgres crash strategy=" << GetParam()
+            << " (replay with BUSYLAB_RELIABILITY_SEED=" << seed << ")" << std::endl;
+  std::mt19937 random(seed);
+  std::uniform_int_distribution<std::size_t> acknowledged_before_kill(1, 200);
+
+  TempDir dir;
+  const std::vector<std::string> overrides{"pool.strategy=" + GetParam(), "database.synchronous=full"};
+  std::set<std::string> acknowledged;
+  for (int kill = 0; kill < kKills; ++kill) {
+    const std::string port_file = dir.file("port" + std::to_string(kill));
+    auto server = start_pg_server(dir, url, port_file, overrides);
+    const int port = read_port_file(port_file, 20s);
+    ASSERT_GT(port, 0) << "round " << kill << ": server did not start; stderr: " << server->err();
+    const std::size_t kill_after = acknowledged_before_kill(random);
+    WriterLoad load(static_cast<std::uint16_t>(port), kClients, "k" + std::to_string(kill));
+    wait_until([&] { return load.acknowledged_count() >= kill_after; });
+    server->signal(SIGKILL);
+    const auto status = server->wait(10s);
+    load.stop();
+    ASSERT_TRUE(status) << "round " << kill << ": SIGKILL did not end the server";
+    ASSERT_GE(load.acknowledged().size(), kill_after)
+        << "round " << kill << ": answers " << format_statuses(load.statuses())
+        << (load.error_bodies().empty() ? "" : "; " + load.error_bodies()[0]);
+    for (auto [s, n] : load.statuses()) EXPECT_TRUE(s == 201 || s == 0) << "round " << kill << ": " << n << " x " << s;
+    acknowledged.insert(load.acknowledged().begin(), load.acknowledged().end());
+  }
+
+  const PayloadCheck check = check_payloads(acknowledged, pg_payloads(url));
+  std::cout << "reliability: postgres crash strategy=" << GetParam() << " kills=" << kKills
+            << " acknowledged=" << check.acknowledged << " present=" << check.present
+            << " duplicates=" << check.duplicates << " rows=" << check.rows << " seed=" << seed << std::endl;
+  EXPECT_EQ(check.present, check.acknowledged) << "acknowledged writes lost: " << check.describe();
+  EXPECT_EQ(check.duplicates, 0u) << check.describe();
+  EXPECT_LE(check.rows, check.acknowledged + static_cast<std::size_t>(kClients * kKills)) << check.describe();
+}
+
+INSTANTIATE_TEST_SUITE_P(Strategies, PostgresCrash, ::testing::Values("per_request", "pool", "batched"), param_name);
+
+class PostgresShutdown : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PostgresShutdown, SigtermUnderLoadDrainsAndKeepsEveryAcknowledgedWrite) {
+  constexpr int kClients = 16;
+  const std::string url = shared_cluster().url();
+  empty_database(url);
+  TempDir dir;
+  auto server = start_pg_server(dir, url, dir.file("port"), {"pool.strategy=" + GetParam()});
+  const int port = read_port_file(dir.file("port"), 20s);
+  ASSERT_GT(port, 0) << server->err();
+
+  WriterLoad load(static_cast<std::uint16_t>(port), kClients, "t");
+  wait_until([&] { return load.acknowledged_count() >= 50; });
+  server->signal(SIGTERM);
+  const auto status = server->wait(20s);
+  if (!status) server->signal(SIGKILL);
+  load.stop();
+  ASSERT_TRUE(status) << "server still running after SIGTERM; stderr: " << server->err();
+  EXPECT_EQ(*status, 0) << server->err();
+  for (auto [s, n] : load.statuses()) {
+    EXPECT_TRUE(s == 201 || s == 503 || s == 0)
+        << n << " answers with status " << s << "; " << (load.error_bodies().empty() ? "" : load.error_bodies()[0]);
+  }
+  const std::string out = server->out();
+  const auto [server_acknowledged, server_committed] = summary_counts(out);
+  EXPECT_EQ(server_acknowledged, static_cast<long long>(load.acknowledged().size())) << out;
+  EXPECT_EQ(out.find("checkpoint"), std::string::npos) << "no WAL checkpoint on PostgreSQL: " << out;
+
+  const PayloadCheck check = check_payloads(load.acknowledged(), pg_payloads(url));
+  std::cout << "reliability: postgres sigterm strategy=" << GetParam() << " acknowledged=" << check.acknowledged
+            << " present=" << check.present << " rows=" << check.rows
+            << " answers=" << format_statuses(load.statuses()) << std::endl;
+  EXPECT_EQ(check.present, check.acknowledged) << "acknowledged writes lost: " << check.describe();
+  EXPECT_EQ(check.duplicates, 0u) << check.describe();
+  EXPECT_EQ(server_committed, static_cast<long long>(check.rows)) << out;
+  EXPECT_EQ(check.rows, check.acknowledged) << check.describe();
+}
+
+INSTANTIATE_TEST_SUITE_P(Strategies, PostgresShutdown, ::testing::Values("pool", "single_writer", "batched"),
+                         param_name);
+
+// Its own cluster: the test stops it.
+TEST(PostgresGoesAway, StoppedServerGives503sThenBusylabRecoversWhenItReturns) {
+  PostgresCluster pg;
+  const std::string port_text = pg.url().substr(pg.url().rfind(':') + 1, pg.url().rfind('/') - pg.url().rfind(':') - 1);
+  TempDir dir;
+  for (const std::string strategy : {"pool", "batched"}) {
+    SCOPED_TRACE(strategy);
+    auto server = start_pg_server(dir, pg.url(), dir.file("port-" + strategy),
+                                  {"pool.strategy=" + strategy, "pool.size=4"});
+    const int port = read_port_file(dir.file("port-" + strategy), 20s);
+    ASSERT_GT(port, 0) << server->err();
+
+    WriterLoad load(static_cast<std::uint16_t>(port), 8, strategy, /*keep_going=*/true);
+    wait_until([&] { return load.acknowledged_count() >= 50; });
+    const auto stopped = pg.script({"stop", pg.dir()});
+    ASSERT_EQ(stopped.status, 0) << stopped.err;
+    const std::size_t at_stop = load.acknowledged_count();
+    // While it is down every request is answered, with a 503 naming the cause.
+    std::this_thread::sleep_for(1500ms);
+    const auto restarted = pg.script({"start", pg.dir(), "--port", port_text});
+    ASSERT_EQ(restarted.status, 0) << restarted.err << restarted.out;
+    const bool recovered = wait_until([&] { return load.acknowledged_count() >= at_stop + 100; }, 30s);
+    load.stop();
+    EXPECT_TRUE(recovered) << "no writes acknowledged after PostgreSQL came back; answers "
+                           << format_statuses(load.statuses());
+    EXPECT_GT(load.count(503), 0) << format_statuses(load.statuses());
+    EXPECT_EQ(load.count(0), 0) << "requests left unanswered: " << format_statuses(load.statuses());
+    for (auto [s, n] : load.statuses()) EXPECT_TRUE(s == 201 || s == 503) << n << " x " << s;
+    bool named = false;
+    for (const auto& body : load.error_bodies()) named |= body.find("database_unavailable") != std::string::npos;
+    EXPECT_TRUE(named) << (load.error_bodies().empty() ? "" : load.error_bodies()[0]);
+
+    server->signal(SIGTERM);
+    const auto status = server->wait(20s);
+    ASSERT_TRUE(status) << "server did not stop";
+    EXPECT_EQ(*status, 0) << server->err();
+    const PayloadCheck check = check_payloads(load.acknowledged(), pg_payloads(pg.url()));
+    std::cout << "reliability: postgres outage strategy=" << strategy << " acknowledged=" << check.acknowledged
+              << " present=" << check.present << " answers=" << format_statuses(load.statuses()) << std::endl;
+    EXPECT_EQ(check.present, check.acknowledged) << check.describe();
+  }
+}
+
+}  // namespace
+}  // namespace busylab::testing::reliability
