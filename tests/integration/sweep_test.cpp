@@ -142,6 +142,53 @@ TEST(Sweep, TinyExperimentRunsVerifiesAndWritesOutputs) {
   EXPECT_FALSE(meta.value("started_utc", "").empty()) << meta;
 }
 
+// An experiment with "postgres": the sweep starts its own PostgreSQL with
+// scripts/postgres, runs SQLite and PostgreSQL cells side by side, verifies
+// both (PostgreSQL by count and uniqueness), and stops and removes the
+// cluster afterwards.
+TEST(Sweep, PostgresCellsRunAgainstAClusterTheSweepStartsAndStops) {
+  TempDir dir;
+  write_base_config(dir);
+  const auto experiment = write_file(dir, "pg.json", R"({
+    "name": "pg",
+    "config": "base.json",
+    "postgres": {"script": ")" + std::string(BUSYLAB_SOURCE_DIR) + R"(/scripts/postgres"},
+    "matrix": [{"keys": ["database.engine", "pool.strategy"], "label": "setup",
+                "values": [["sqlite", "pool"], ["postgres", "pool"], ["postgres", "batched"]]}],
+    "load": {"path": "/rows", "method": "POST", "duration": "1s", "connections": 8, "threads": 1},
+    "columns": ["setup", "requests", "rows_after", "verified"]
+  })");
+  const std::filesystem::path out = dir.path() / "out";
+  const auto r = run_command({kBinary, "sweep", experiment, "--out", out.string()}, dir.path().string(), 180s);
+  ASSERT_EQ(r.status, 0) << "stdout:\n" << r.out << "\nstderr:\n" << r.err;
+  EXPECT_NE(r.err.find("PostgreSQL: postgresql://postgres@127.0.0.1:"), std::string::npos) << r.err;
+
+  const auto doc = nlohmann::json::parse(read_file(out / "results.json"), nullptr, false);
+  ASSERT_EQ(doc["cells"].size(), 3u) << doc.dump();
+  const char* setups[] = {"sqlite/pool", "postgres/pool", "postgres/batched"};
+  for (std::size_t i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    const auto& cell = doc["cells"][i];
+    EXPECT_EQ(cell["values"]["setup"], setups[i]);
+    EXPECT_EQ(cell["verified"], true) << cell["verification"] << " " << cell["error"];
+    EXPECT_EQ(cell["facts"]["integrity"], "ok");
+    EXPECT_GT(cell["facts"]["stored"].get<long long>(), 0);
+    EXPECT_EQ(cell["facts"]["stored"], cell["facts"]["acknowledged"]);
+    EXPECT_EQ(cell["server"]["config"]["database"]["engine"], i == 0 ? "sqlite" : "postgres");
+  }
+  // Each PostgreSQL cell started empty: its rows are its own writes only.
+  EXPECT_EQ(doc["cells"][2]["server"]["rows_after"], doc["cells"][2]["facts"]["acknowledged"]);
+
+  // The cluster is gone: its folder removed and no server left listening.
+  const std::string url = r.err.substr(r.err.find("postgresql://"), r.err.find('\n', r.err.find("postgresql://")) -
+                                                                        r.err.find("postgresql://"));
+  const std::string folder = r.err.substr(r.err.find("starting PostgreSQL in ") + 23,
+                                          r.err.find(" (", r.err.find("starting PostgreSQL in ")) -
+                                              r.err.find("starting PostgreSQL in ") - 23);
+  EXPECT_FALSE(std::filesystem::exists(folder)) << folder;
+  EXPECT_NE(run_command({"/usr/bin/pg_isready", "-d", url}, dir.path().string(), 30s).status, 0) << url;
+}
+
 // report.html: the experiment, the machine, the table, the plot and every
 // cell's verdict on one page that a browser opens from the file system.
 TEST(Sweep, ReportShowsTheRunAndRendersInChromium) {
