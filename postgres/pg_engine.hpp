@@ -15,6 +15,7 @@
 // Errors map onto the same Errc as SQLite's (see classify_pg).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -65,7 +66,11 @@ class PgConnection final : public Connection {
   enum Stmt { kInsert, kCount, kGet, kRead, kReadForUpdate, kCreateCounter, kUpdateCounter, kStmtCount };
   struct Result;
 
+  void prepare(Stmt stmt);
   Result exec_prepared(Stmt stmt, std::initializer_list<const char*> params);
+  // A batch of inserts in one libpq pipeline; nullopt (rolled back) when a
+  // write failed, so that the caller runs it with savepoints.
+  std::optional<std::vector<OpOutcome>> run_pipelined(std::span<const Operation* const> ops);
   void body(const Operation& op, TransactionMode mode, OpOutcome& out);
   std::int64_t count();
   void commit();

@@ -208,6 +208,54 @@ TEST_F(PostgresEngine, BatchRollsBackOnlyTheWriteThatFailed) {
   EXPECT_EQ(check.exec("SELECT string_agg(payload, ',' ORDER BY id) FROM rows"), "a,b");
 }
 
+TEST_F(PostgresEngine, InsertBatchesGoInOnePipelineAndFallBackToSavepointsWhenAWriteFails) {
+  auto c = engine_->open(Engine::Purpose::kStartup);
+  std::vector<Operation> inserts;
+  for (const char* p : {"p1", "p2", "p3", "p4"}) inserts.push_back(ops::insert_row(p));
+  std::vector<const Operation*> batch;
+  for (const auto& op : inserts) batch.push_back(&op);
+  auto outs = c->run_batch(batch);
+  ASSERT_EQ(outs.size(), 4u);
+  for (std::size_t i = 0; i < outs.size(); ++i) {
+    EXPECT_TRUE(outs[i].ok()) << outs[i].message;
+    EXPECT_EQ(outs[i].value, static_cast<std::int64_t>(i + 1)) << "each write gets its own id back";
+  }
+  EXPECT_EQ(stats_.transactions_committed.load(), 1u);
+  EXPECT_EQ(stats_.writes_committed.load(), 4u);
+
+  // A write the server refuses inside the pipeline aborts it; the batch runs
+  // again with a savepoint per write, and only that write fails.
+  RawClient admin(cluster_->url());
+  ASSERT_EQ(admin.exec("ALTER TABLE rows ADD CONSTRAINT not_bad CHECK (payload <> 'bad')"), "");
+  const Operation good1 = ops::insert_row("g1"), bad = ops::insert_row("bad"), good2 = ops::insert_row("g2");
+  const std::vector<const Operation*> mixed{&good1, &bad, &good2};
+  outs = c->run_batch(mixed);
+  ASSERT_EQ(outs.size(), 3u);
+  EXPECT_TRUE(outs[0].ok()) << outs[0].message;
+  EXPECT_EQ(outs[1].errc, Errc::kConstraint) << outs[1].message;
+  EXPECT_EQ(outs[1].code, "23514");
+  EXPECT_TRUE(outs[2].ok()) << outs[2].message;
+  EXPECT_EQ(admin.exec("SELECT string_agg(payload, ',' ORDER BY id) FROM rows"), "p1,p2,p3,p4,g1,g2");
+  EXPECT_EQ(stats_.writes_committed.load(), 6u);
+
+  // A lock held elsewhere: every write of the batch fails with lock_timeout, none is acknowledged.
+  auto impatient = open(options(TransactionMode::kImmediate, 100));
+  ASSERT_TRUE(impatient->run(ops::insert_row("warm"), TransactionMode::kImmediate).ok());  // statement prepared
+  ASSERT_EQ(admin.exec("BEGIN"), "");
+  ASSERT_EQ(admin.exec("LOCK TABLE rows IN ACCESS EXCLUSIVE MODE"), "");
+  const Operation l1 = ops::insert_row("l1"), l2 = ops::insert_row("l2");
+  const std::vector<const Operation*> locked{&l1, &l2};
+  outs = impatient->run_batch(locked);
+  ASSERT_EQ(admin.exec("ROLLBACK"), "");
+  for (const auto& out : outs) {
+    EXPECT_EQ(out.errc, Errc::kBusy) << out.message;
+    EXPECT_EQ(out.code, "55P03 lock_not_available");
+  }
+  EXPECT_EQ(admin.exec("SELECT count(*) FROM rows"), "7");
+  // The connection is clean afterwards.
+  EXPECT_TRUE(impatient->run_batch(locked)[1].ok());
+}
+
 TEST_F(PostgresEngine, NoServerIsUnavailableAndTheConnectionIsReplacedAfterALoss) {
   DatabaseOptions nowhere = options();
   nowhere.url = "postgresql://postgres@127.0.0.1:1/busylab?connect_timeout=2";

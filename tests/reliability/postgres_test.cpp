@@ -51,7 +51,7 @@ std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
 class PostgresCrash : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(PostgresCrash, KilledServerLosesNoAcknowledgedWrite) {
-  constexpr int kKills = 3, kClients = 16;
+  constexpr int kKills = 5, kClients = 16;
   const std::string url = shared_cluster().url();
   empty_database(url);
   const std::uint32_t seed = choose_seed();
