@@ -376,36 +376,40 @@ std::optional<std::vector<OpOutcome>> PgConnection::run_pipelined(std::span<cons
   }
 
   // Every statement's result, each followed by a null, then the sync. Read
-  // to the end before deciding anything, so that the connection leaves
-  // pipeline mode clean.
-  std::vector<OpOutcome> outs(ops.size());
-  std::string error_state, error_message;
-  bool committed = false;
-  auto take = [&](std::size_t index) {  // index: 0 BEGIN, 1..n the inserts, n+1 COMMIT
-    Result r(PQgetResult(conn_));
-    if (!r.r) {
-      if (error_message.empty()) error_message = "no result: " + one_line(PQerrorMessage(conn_));
-      return;
+  // to the sync before deciding anything, so that the connection leaves
+  // pipeline mode clean; one that cannot (the server closed it midway) is
+  // reported lost and replaced.
+  std::vector<Result> results;
+  bool synced = false;
+  for (std::size_t nulls = 0; PQstatus(conn_) == CONNECTION_OK && nulls <= ops.size() + 2;) {
+    PGresult* r = PQgetResult(conn_);
+    if (!r) {
+      ++nulls;
+      continue;
     }
-    const auto status = PQresultStatus(r.r);
-    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
-      if (index >= 1 && index <= ops.size()) outs[index - 1].value = r.int_at(0, 0);
-      if (index == ops.size() + 1) committed = std::string_view(PQcmdStatus(r.r)) == "COMMIT";
-    } else if (error_message.empty()) {
-      const char* state = PQresultErrorField(r.r, PG_DIAG_SQLSTATE);
-      error_state = state ? state : "";
-      error_message = one_line(status == PGRES_PIPELINE_ABORTED ? "pipeline aborted" : PQresultErrorMessage(r.r));
+    if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+      PQclear(r);
+      synced = true;
+      break;
     }
-    PQclear(PQgetResult(conn_));  // the null that ends this statement's results
-  };
-  for (std::size_t i = 0; i < ops.size() + 2 && PQstatus(conn_) == CONNECTION_OK; ++i) take(i);
-  if (PQstatus(conn_) == CONNECTION_OK) {
-    PQclear(PQgetResult(conn_));  // the sync
-    PQexitPipelineMode(conn_);
+    results.emplace_back(r);
   }
-  if (PQstatus(conn_) != CONNECTION_OK)
+  std::string error_state, error_message;
+  for (const Result& r : results) {
+    const auto status = PQresultStatus(r.r);
+    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK || !error_message.empty()) continue;
+    const char* state = PQresultErrorField(r.r, PG_DIAG_SQLSTATE);
+    error_state = state ? state : "";
+    error_message = one_line(status == PGRES_PIPELINE_ABORTED ? "pipeline aborted" : PQresultErrorMessage(r.r));
+  }
+  const bool clean = synced && results.size() == ops.size() + 2 && PQexitPipelineMode(conn_) == 1;
+  if (!clean || classify_pg(error_state, false) == Errc::kUnavailable) {
+    if (error_message.empty()) error_message = one_line(PQerrorMessage(conn_));
     throw PgError(error_state, true, "batch: " + (error_message.empty() ? "connection lost" : error_message));
-  if (committed) {
+  }
+  if (error_message.empty() && std::string_view(PQcmdStatus(results.back().r)) == "COMMIT") {
+    std::vector<OpOutcome> outs(ops.size());
+    for (std::size_t i = 0; i < ops.size(); ++i) outs[i].value = results[i + 1].int_at(0, 0);
     count_commit(stats_, ops.size());
     return outs;
   }

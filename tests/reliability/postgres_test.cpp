@@ -161,7 +161,12 @@ TEST(PostgresGoesAway, StoppedServerGives503sThenBusylabRecoversWhenItReturns) {
                            << format_statuses(load.statuses());
     EXPECT_GT(load.count(503), 0) << format_statuses(load.statuses());
     EXPECT_EQ(load.count(0), 0) << "requests left unanswered: " << format_statuses(load.statuses());
-    for (auto [s, n] : load.statuses()) EXPECT_TRUE(s == 201 || s == 503) << n << " x " << s;
+    for (auto [s, n] : load.statuses()) {
+      std::string body;
+      for (const auto& b : load.error_bodies())
+        if (b.rfind(std::to_string(s) + " ", 0) == 0) body = b;
+      EXPECT_TRUE(s == 201 || s == 503) << n << " x " << s << ": " << body;
+    }
     bool named = false;
     for (const auto& body : load.error_bodies()) named |= body.find("database_unavailable") != std::string::npos;
     EXPECT_TRUE(named) << (load.error_bodies().empty() ? "" : load.error_bodies()[0]);

@@ -186,7 +186,9 @@ class WriterLoad {
         acknowledged_.insert(payload);
         continue;
       }
-      if (r && error_bodies_.size() < 20) error_bodies_.push_back(std::to_string(status) + " " + r->body);
+      // The first 20 bodies, and the first of every other status after them.
+      if (r && (error_bodies_.size() < 20 || statuses_[status] == 1))
+        error_bodies_.push_back(std::to_string(status) + " " + r->body);
       if (!keep_going_) return;  // the first failure ends this client
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
