@@ -26,11 +26,11 @@
 #include <vector>
 
 #include "common/config_reader.hpp"
+#include "engine/database_error.hpp"
 #include "loadgen/load_runner.hpp"
 #include "server/http_server.hpp"
 #include "server/server_options.hpp"
 #include "server/supervisor.hpp"
-#include "engine/database_error.hpp"
 #include "sqlite/sqlite_error.hpp"
 #include "sweep/experiment.hpp"
 #include "sweep/outputs.hpp"
@@ -78,10 +78,8 @@ bool announce(const busylab::Config& config, const std::string& address, unsigne
   if (db.engine == busylab::EngineKind::kPostgres) {
     spdlog::info("strategy {} (size {}), PostgreSQL {}, synchronous_commit {}, lock_timeout {} ms, transaction {}{}",
                  busylab::to_string(config.pool.strategy), config.pool.size, db.redacted_url(),
-                 db.synchronous == busylab::Synchronous::kFull || db.synchronous == busylab::Synchronous::kExtra
-                     ? "on"
-                     : "off",
-                 std::max<std::int64_t>(db.busy_timeout_ms, 1), busylab::to_string(db.transaction), processes);
+                 db.synchronous_commit() ? "on" : "off", db.lock_timeout_ms(), busylab::to_string(db.transaction),
+                 processes);
   } else {
     spdlog::info("strategy {} (size {}), journal_mode {}, synchronous {}, busy_timeout {} ms, database {}{}",
                  busylab::to_string(config.pool.strategy), config.pool.size, busylab::to_string(db.journal_mode),

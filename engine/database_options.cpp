@@ -60,7 +60,9 @@ DatabaseOptions DatabaseOptions::from_config(ConfigObject& o) {
   o.read_enum("engine", d.engine, {{"sqlite", EngineKind::kSqlite}, {"postgres", EngineKind::kPostgres}});
   o.read("url", d.url);
   if (d.engine == EngineKind::kPostgres && d.url.empty())
-    o.fail("url", "is required when engine is \"postgres\" (a libpq connection string or URI; scripts/postgres url DIR prints one)");
+    o.fail("url",
+           "is required when engine is \"postgres\" (a libpq connection string or URI; scripts/postgres url DIR prints "
+           "one)");
   o.read("path", d.path);
   if (d.path.empty()) o.fail("path", "must not be empty");
   if (d.path == ":memory:" || d.path.rfind("file:", 0) == 0) {

@@ -48,6 +48,13 @@ struct DatabaseOptions {
 
   /// Reads the `database` object; unknown keys and bad values throw ConfigError.
   static DatabaseOptions from_config(ConfigObject& object);
+  /// PostgreSQL's synchronous_commit for `synchronous`: on for full and
+  /// extra, off for normal and off.
+  bool synchronous_commit() const { return synchronous == Synchronous::kFull || synchronous == Synchronous::kExtra; }
+  /// PostgreSQL's lock_timeout for busy_timeout_ms: 0 ("never wait")
+  /// becomes 1 ms, because PostgreSQL's 0 means wait forever.
+  std::int64_t lock_timeout_ms() const { return busy_timeout_ms > 0 ? busy_timeout_ms : 1; }
+
   /// The settings, with a password in `url` replaced by "***".
   nlohmann::json to_json() const;
   /// `url` with its password (URI or key=value form) replaced by "***".

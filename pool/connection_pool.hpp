@@ -34,9 +34,9 @@
 #include <vector>
 
 #include "common/histogram.hpp"
+#include "engine/operation.hpp"
 #include "pool/deadline_timer.hpp"
 #include "pool/pool_core.hpp"
-#include "engine/operation.hpp"
 
 namespace busylab {
 

@@ -62,7 +62,7 @@ constexpr const char* kSql[] = {
     "INSERT INTO counters(name, value) VALUES($1, 0) ON CONFLICT (name) DO NOTHING",
     "UPDATE counters SET value = $2 WHERE name = $1",
 };
-constexpr const char* kNames[] = {"busylab_insert", "busylab_count",  "busylab_get",   "busylab_read",
+constexpr const char* kNames[] = {"busylab_insert",  "busylab_count",  "busylab_get",   "busylab_read",
                                   "busylab_read_fu", "busylab_create", "busylab_update"};
 
 constexpr const char* kSchema =
@@ -133,18 +133,18 @@ PgConnection::PgConnection(const DatabaseOptions& options, DbStats& stats) : sta
   conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   // Notices (and the FATAL a closing server sends an idle connection) are
   // not for the terminal: failures reach the caller as errors.
-  if (conn_) PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+  if (conn_)
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
   if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
     const std::string message = conn_ ? one_line(PQerrorMessage(conn_)) : "out of memory";
     PQfinish(conn_);
     conn_ = nullptr;
     throw PgError("", true, "cannot connect to PostgreSQL at " + options.redacted_url() + ": " + message);
   }
-  const bool durable = options.synchronous == Synchronous::kFull || options.synchronous == Synchronous::kExtra;
-  // PostgreSQL's lock_timeout 0 waits forever; busy_timeout_ms 0 means never wait.
-  const std::int64_t lock_timeout = std::max<std::int64_t>(options.busy_timeout_ms, 1);
-  settings_ = std::string("SET synchronous_commit = ") + (durable ? "on" : "off") + "; SET lock_timeout = '" +
-              std::to_string(lock_timeout) + "ms'; SET client_min_messages = warning";
+  settings_ = std::string("SET synchronous_commit = ") + (options.synchronous_commit() ? "on" : "off") +
+              "; SET lock_timeout = '" + std::to_string(options.lock_timeout_ms()) +
+              "ms'; SET client_min_messages = warning";
   try {
     exec(settings_);
   } catch (...) {
@@ -501,10 +501,9 @@ void PgEngine::prepare() {
     PgConnection c(options(), stats_);
     c.exec(kSchema);
     const std::string sync = c.query_text("SHOW synchronous_commit");
-    const bool durable =
-        options().synchronous == Synchronous::kFull || options().synchronous == Synchronous::kExtra;
-    if (sync != (durable ? "on" : "off"))
-      throw PgError("", false, "synchronous_commit is '" + sync + "' after SET; expected " + (durable ? "on" : "off"));
+    const char* expected = options().synchronous_commit() ? "on" : "off";
+    if (sync != expected)
+      throw PgError("", false, "synchronous_commit is '" + sync + "' after SET; expected " + expected);
     const std::string fsync = c.query_text("SHOW fsync");
     spdlog::info("PostgreSQL {}: fsync {}, synchronous_commit {}, max_connections {}",
                  c.query_text("SHOW server_version"), fsync, sync, c.query_text("SHOW max_connections"));
@@ -512,8 +511,7 @@ void PgEngine::prepare() {
       spdlog::warn("PostgreSQL runs with fsync off: no commit is durable, whatever synchronous_commit says");
   } catch (const DatabaseError& e) {
     const std::string what = e.what();
-    throw DatabaseError(e.errc(), 0, e.code_name(),
-                        what.starts_with("cannot connect") ? what : where + ": " + what);
+    throw DatabaseError(e.errc(), 0, e.code_name(), what.starts_with("cannot connect") ? what : where + ": " + what);
   }
 }
 
@@ -521,12 +519,20 @@ bool PgEngine::finish(std::string&) {
   return true;
 }
 
-PgCheck pg_check(const std::string& url, const std::string& counter) {
+namespace {
+// A connection of its own for the sweep's checks, counted nowhere.
+std::unique_ptr<PgConnection> admin_connection(const std::string& url) {
   DatabaseOptions options;
   options.engine = EngineKind::kPostgres;
   options.url = url;
-  DbStats stats;
-  PgConnection c(options, stats);
+  static DbStats unused;
+  return std::make_unique<PgConnection>(options, unused);
+}
+}  // namespace
+
+PgCheck pg_check(const std::string& url, const std::string& counter) {
+  const auto connection = admin_connection(url);
+  PgConnection& c = *connection;
   PgCheck check;
   check.rows = to_int(c.query_text("SELECT count(*) FROM rows").c_str());
   check.distinct_ids = to_int(c.query_text("SELECT count(DISTINCT id) FROM rows").c_str());
@@ -538,12 +544,7 @@ PgCheck pg_check(const std::string& url, const std::string& counter) {
 }
 
 void pg_reset(const std::string& url) {
-  DatabaseOptions options;
-  options.engine = EngineKind::kPostgres;
-  options.url = url;
-  DbStats stats;
-  PgConnection c(options, stats);
-  c.exec("DROP TABLE IF EXISTS rows, counters");
+  admin_connection(url)->exec("DROP TABLE IF EXISTS rows, counters");
 }
 
 }  // namespace busylab

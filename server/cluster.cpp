@@ -21,10 +21,10 @@
 #include <type_traits>
 #include <utility>
 
+#include "engine/db_stats.hpp"
 #include "server/metrics.hpp"
 #include "server/server_options.hpp"
 #include "server/stats.hpp"
-#include "engine/db_stats.hpp"
 
 namespace busylab {
 

@@ -5,12 +5,12 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "engine/db_stats.hpp"
+#include "engine/operation.hpp"
 #include "server/cluster.hpp"
 #include "server/dashboard.hpp"
 #include "server/metrics.hpp"
 #include "server/router.hpp"
-#include "engine/db_stats.hpp"
-#include "engine/operation.hpp"
 #include "strategy/strategy.hpp"
 
 namespace busylab {

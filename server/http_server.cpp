@@ -27,10 +27,10 @@
 #include <vector>
 
 #include "common/thread_role.hpp"
+#include "engine/db_stats.hpp"
 #include "server/cluster.hpp"
 #include "server/handlers.hpp"
 #include "server/stats.hpp"
-#include "engine/db_stats.hpp"
 #include "strategy/strategy.hpp"
 
 namespace asio = boost::asio;

@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "server/stats.hpp"
 #include "engine/db_stats.hpp"
+#include "server/stats.hpp"
 #include "strategy/strategy.hpp"
 
 namespace busylab {
@@ -139,9 +139,13 @@ class BusylabCollector : public prometheus::Collectable {
               load(db_.busy_gave_up));
     f.counter("busylab_sqlite_lock_waits_total", "Lock attempts that found the lock held", load(db_.lock_waits));
     const std::pair<const char*, const std::atomic<std::uint64_t>*> failures[] = {
-        {"BUSY", &db_.busy_failures},   {"BUSY_SNAPSHOT", &db_.busy_snapshot_failures},
-        {"FULL", &db_.full_failures},   {"READONLY", &db_.readonly_failures}, {"UNAVAILABLE", &db_.unavailable_failures},
-        {"FATAL", &db_.fatal_failures}, {"OTHER", &db_.other_failures}};
+        {"BUSY", &db_.busy_failures},
+        {"BUSY_SNAPSHOT", &db_.busy_snapshot_failures},
+        {"FULL", &db_.full_failures},
+        {"READONLY", &db_.readonly_failures},
+        {"UNAVAILABLE", &db_.unavailable_failures},
+        {"FATAL", &db_.fatal_failures},
+        {"OTHER", &db_.other_failures}};
     for (const auto& [code, counter] : failures) {
       f.counter("busylab_sqlite_failures_total",
                 "Operations that failed with a database error, by class (FATAL: I/O error or corruption; "
@@ -218,7 +222,8 @@ class BusylabCollector : public prometheus::Collectable {
       const auto& d = child(w, "database");
       f.counter("busylab_worker_sqlite_failures_total", "Operations of the worker that failed with an SQLite error",
                 number(d, "busy_failures") + number(d, "busy_snapshot_failures") + number(d, "full_failures") +
-                    number(d, "readonly_failures") + number(d, "unavailable_failures") + number(d, "fatal_failures") + number(d, "other_failures"),
+                    number(d, "readonly_failures") + number(d, "unavailable_failures") + number(d, "fatal_failures") +
+                    number(d, "other_failures"),
                 worker);
     }
   }

@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "pool/pool_options.hpp"
 #include "engine/database_options.hpp"
+#include "pool/pool_options.hpp"
 
 namespace busylab {
 

@@ -20,10 +20,10 @@
 #include <system_error>
 #include <vector>
 
+#include "engine/database_error.hpp"
+#include "engine/db_stats.hpp"
 #include "server/cluster.hpp"
 #include "server/stats.hpp"
-#include "engine/db_stats.hpp"
-#include "engine/database_error.hpp"
 #include "strategy/strategy.hpp"
 
 namespace busylab {

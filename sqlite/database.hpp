@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "sqlite/busy_handler.hpp"
 #include "engine/database_options.hpp"
+#include "sqlite/busy_handler.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;

@@ -2,8 +2,8 @@
 
 #include <sqlite3.h>
 
-#include "sqlite/database.hpp"
 #include "engine/db_stats.hpp"
+#include "sqlite/database.hpp"
 #include "sqlite/sqlite_error.hpp"
 
 namespace busylab {

@@ -8,7 +8,8 @@ namespace busylab {
 
 std::unique_ptr<Strategy> make_per_request_strategy(boost::asio::any_io_executor ex, std::shared_ptr<Engine> engine,
                                                     const PoolOptions& pool, DbStats& stats) {
-  return std::make_unique<PoolStrategy>("per_request", PoolStrategy::Slots::kFreshPerRequest, ex, std::move(engine), pool, stats);
+  return std::make_unique<PoolStrategy>("per_request", PoolStrategy::Slots::kFreshPerRequest, ex, std::move(engine),
+                                        pool, stats);
 }
 
 }  // namespace busylab

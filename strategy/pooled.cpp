@@ -7,7 +7,8 @@ namespace busylab {
 
 std::unique_ptr<Strategy> make_pooled_strategy(boost::asio::any_io_executor ex, std::shared_ptr<Engine> engine,
                                                const PoolOptions& pool, DbStats& stats) {
-  return std::make_unique<PoolStrategy>("pool", PoolStrategy::Slots::kKeptConnections, ex, std::move(engine), pool, stats);
+  return std::make_unique<PoolStrategy>("pool", PoolStrategy::Slots::kKeptConnections, ex, std::move(engine), pool,
+                                        stats);
 }
 
 }  // namespace busylab

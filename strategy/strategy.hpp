@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "common/histogram.hpp"
-#include "pool/pool_options.hpp"
 #include "engine/database_options.hpp"
 #include "engine/operation.hpp"
+#include "pool/pool_options.hpp"
 
 namespace busylab {
 

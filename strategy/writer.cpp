@@ -7,8 +7,8 @@
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
-#include "engine/engine.hpp"
 #include "engine/db_stats.hpp"
+#include "engine/engine.hpp"
 #include "strategy/strategies.hpp"
 
 namespace asio = boost::asio;

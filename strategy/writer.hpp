@@ -30,9 +30,9 @@
 #include <vector>
 
 #include "common/histogram.hpp"
-#include "pool/deadline_timer.hpp"
 #include "engine/database_options.hpp"
 #include "engine/operation.hpp"
+#include "pool/deadline_timer.hpp"
 
 namespace busylab {
 

@@ -27,7 +27,8 @@ class WriterStrategy final : public Strategy {
   boost::asio::awaitable<OpOutcome> execute(Operation op) override {
     if (op.write) co_return co_await writer_.async_write(std::move(op), boost::asio::use_awaitable);
     co_return co_await readers_.async_run(
-        [&](ConnectionPool::Slot& slot) { return run_on_slot(slot, op, *engine_, stats_); }, boost::asio::use_awaitable);
+        [&](ConnectionPool::Slot& slot) { return run_on_slot(slot, op, *engine_, stats_); },
+        boost::asio::use_awaitable);
   }
 
   nlohmann::json stats_json() const override {

@@ -102,7 +102,8 @@ class SweepCluster {
     const auto end = r.out.find_last_not_of('\n');
     const auto begin = end == std::string::npos ? std::string::npos : r.out.rfind('\n', end);
     if (r.status == 0 && end != std::string::npos)
-      url_ = r.out.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1) + 1);
+      url_ = r.out.substr(begin == std::string::npos ? 0 : begin + 1,
+                          end - (begin == std::string::npos ? 0 : begin + 1) + 1);
     if (r.status != 0 || url_.rfind("postgresql://", 0) != 0) {
       stop();
       throw std::runtime_error("PostgreSQL did not start (" + script_.string() + " start, exit " +

@@ -7,8 +7,8 @@
 #include <sstream>
 #include <thread>
 
-#include "sqlite/database.hpp"
 #include "engine/db_stats.hpp"
+#include "sqlite/database.hpp"
 #include "sqlite/sqlite_error.hpp"
 
 namespace busylab::sweep {

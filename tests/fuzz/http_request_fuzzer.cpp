@@ -21,9 +21,9 @@
 #include <string>
 
 #include "engine/db_stats.hpp"
-#include "strategy/strategy.hpp"
 #include "server/handlers.hpp"
 #include "server/stats.hpp"
+#include "strategy/strategy.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;

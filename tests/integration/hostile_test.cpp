@@ -12,9 +12,9 @@
 #include <thread>
 #include <vector>
 
+#include "engine/db_stats.hpp"
 #include "server/route.hpp"
 #include "server/stats.hpp"
-#include "engine/db_stats.hpp"
 #include "strategy/strategy.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/sqlite_probe.hpp"

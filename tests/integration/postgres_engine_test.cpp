@@ -126,7 +126,8 @@ TEST_F(PostgresEngine, DeferredReadThenWriteFailsWithSerializationFailure) {
   RawClient other(cluster_->url());
   ASSERT_EQ(other.exec("BEGIN"), "");
   ASSERT_EQ(other.exec("UPDATE counters SET value = value + 10 WHERE name = 'x'"), "");
-  auto pending = std::async(std::launch::async, [&] { return c->run(ops::increment("x"), TransactionMode::kDeferred); });
+  auto pending =
+      std::async(std::launch::async, [&] { return c->run(ops::increment("x"), TransactionMode::kDeferred); });
   ASSERT_EQ(pending.wait_for(300ms), std::future_status::timeout) << "the increment should wait for the row lock";
   ASSERT_EQ(other.exec("COMMIT"), "");
   const OpOutcome out = pending.get();

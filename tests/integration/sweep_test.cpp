@@ -149,10 +149,12 @@ TEST(Sweep, TinyExperimentRunsVerifiesAndWritesOutputs) {
 TEST(Sweep, PostgresCellsRunAgainstAClusterTheSweepStartsAndStops) {
   TempDir dir;
   write_base_config(dir);
-  const auto experiment = write_file(dir, "pg.json", R"({
+  const auto experiment = write_file(dir, "pg.json",
+                                     R"({
     "name": "pg",
     "config": "base.json",
-    "postgres": {"script": ")" + std::string(BUSYLAB_SOURCE_DIR) + R"(/scripts/postgres"},
+    "postgres": {"script": ")" + std::string(BUSYLAB_SOURCE_DIR) +
+                                         R"(/scripts/postgres"},
     "matrix": [{"keys": ["database.engine", "pool.strategy"], "label": "setup",
                 "values": [["sqlite", "pool"], ["postgres", "pool"], ["postgres", "batched"]]}],
     "load": {"path": "/rows", "method": "POST", "duration": "1s", "connections": 8, "threads": 1},
@@ -180,11 +182,11 @@ TEST(Sweep, PostgresCellsRunAgainstAClusterTheSweepStartsAndStops) {
   EXPECT_EQ(doc["cells"][2]["server"]["rows_after"], doc["cells"][2]["facts"]["acknowledged"]);
 
   // The cluster is gone: its folder removed and no server left listening.
-  const std::string url = r.err.substr(r.err.find("postgresql://"), r.err.find('\n', r.err.find("postgresql://")) -
-                                                                        r.err.find("postgresql://"));
-  const std::string folder = r.err.substr(r.err.find("starting PostgreSQL in ") + 23,
-                                          r.err.find(" (", r.err.find("starting PostgreSQL in ")) -
-                                              r.err.find("starting PostgreSQL in ") - 23);
+  const std::string url = r.err.substr(r.err.find("postgresql://"),
+                                       r.err.find('\n', r.err.find("postgresql://")) - r.err.find("postgresql://"));
+  const std::string folder =
+      r.err.substr(r.err.find("starting PostgreSQL in ") + 23, r.err.find(" (", r.err.find("starting PostgreSQL in ")) -
+                                                                   r.err.find("starting PostgreSQL in ") - 23);
   EXPECT_FALSE(std::filesystem::exists(folder)) << folder;
   EXPECT_NE(run_command({"/usr/bin/pg_isready", "-d", url}, dir.path().string(), 30s).status, 0) << url;
 }

@@ -5,6 +5,8 @@
 // mid-run gives 503s (no crash, no hang) and busylab recovers when it
 // returns.
 
+#include "tests/support/postgres.hpp"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -12,7 +14,6 @@
 #include <random>
 
 #include "tests/reliability/reliability_support.hpp"
-#include "tests/support/postgres.hpp"
 #include "tests/support/wait.hpp"
 
 namespace busylab::testing::reliability {
@@ -123,8 +124,8 @@ TEST_P(PostgresShutdown, SigtermUnderLoadDrainsAndKeepsEveryAcknowledgedWrite) {
 
   const PayloadCheck check = check_payloads(load.acknowledged(), pg_payloads(url));
   std::cout << "reliability: postgres sigterm strategy=" << GetParam() << " acknowledged=" << check.acknowledged
-            << " present=" << check.present << " rows=" << check.rows
-            << " answers=" << format_statuses(load.statuses()) << std::endl;
+            << " present=" << check.present << " rows=" << check.rows << " answers=" << format_statuses(load.statuses())
+            << std::endl;
   EXPECT_EQ(check.present, check.acknowledged) << "acknowledged writes lost: " << check.describe();
   EXPECT_EQ(check.duplicates, 0u) << check.describe();
   EXPECT_EQ(server_committed, static_cast<long long>(check.rows)) << out;
@@ -141,8 +142,8 @@ TEST(PostgresGoesAway, StoppedServerGives503sThenBusylabRecoversWhenItReturns) {
   TempDir dir;
   for (const std::string strategy : {"pool", "batched"}) {
     SCOPED_TRACE(strategy);
-    auto server = start_pg_server(dir, pg.url(), dir.file("port-" + strategy),
-                                  {"pool.strategy=" + strategy, "pool.size=4"});
+    auto server =
+        start_pg_server(dir, pg.url(), dir.file("port-" + strategy), {"pool.strategy=" + strategy, "pool.size=4"});
     const int port = read_port_file(dir.file("port-" + strategy), 20s);
     ASSERT_GT(port, 0) << server->err();
 

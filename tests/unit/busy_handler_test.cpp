@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "sqlite/database.hpp"
 #include "engine/db_stats.hpp"
+#include "sqlite/database.hpp"
 #include "sqlite/operation.hpp"
 #include "sqlite/sqlite_error.hpp"
 #include "tests/support/temp_dir.hpp"

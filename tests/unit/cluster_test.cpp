@@ -9,8 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "server/stats.hpp"
 #include "engine/db_stats.hpp"
+#include "server/stats.hpp"
 
 namespace busylab {
 namespace {

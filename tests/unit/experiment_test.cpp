@@ -337,8 +337,7 @@ TEST(ExperimentKeysTogether, WordsJoinWithASlash) {
   json engines = {{"keys", {"database.engine", "pool.strategy"}},
                   {"label", "setup"},
                   {"values", json::array({json::array({"sqlite", "pool"}), json::array({"postgres", "batched"})})}};
-  const Experiment e =
-      d.parse({{"postgres", {{"script", "base.json"}}}, {"matrix", json::array({engines})}});
+  const Experiment e = d.parse({{"postgres", {{"script", "base.json"}}}, {"matrix", json::array({engines})}});
   const auto cells = e.cells(false);
   ASSERT_EQ(cells.size(), 2u);
   EXPECT_EQ(cells[1].values, (std::vector<std::pair<std::string, json>>{{"setup", "postgres/batched"}}));

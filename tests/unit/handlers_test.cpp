@@ -31,11 +31,11 @@
 #include <string_view>
 #include <utility>
 
+#include "engine/db_stats.hpp"
 #include "server/route.hpp"
 #include "server/server_options.hpp"
 #include "server/stats.hpp"
 #include "sqlite/database.hpp"
-#include "engine/db_stats.hpp"
 #include "sqlite/operation.hpp"
 #include "sqlite/sqlite_engine.hpp"
 #include "sqlite/sqlite_error.hpp"

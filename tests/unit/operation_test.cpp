@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "sqlite/database.hpp"
 #include "engine/db_stats.hpp"
+#include "sqlite/database.hpp"
 #include "sqlite/sqlite_error.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/unit_util.hpp"

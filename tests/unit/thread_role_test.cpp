@@ -7,8 +7,8 @@
 
 #include <thread>
 
-#include "sqlite/database.hpp"
 #include "engine/db_stats.hpp"
+#include "sqlite/database.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace busylab {
