@@ -352,7 +352,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "busylab " BUSYLAB_VERSION);
   app.require_subcommand(1);
 
-  auto* serve_cmd = app.add_subcommand("serve", "Run the HTTP service in front of a SQLite database");
+  auto* serve_cmd = app.add_subcommand("serve", "Run the HTTP service in front of a SQLite or PostgreSQL database");
   std::optional<std::string> config_path;
   std::vector<std::string> sets;
   std::optional<std::string> port_file;
@@ -366,13 +366,15 @@ int main(int argc, char** argv) {
       "GET /seed, GET /control, GET /healthz, GET /stats (JSON), GET /metrics (Prometheus),\n"
       "GET /dashboard (a live page for a browser); see docs/http-api.md.\n"
       "Prints 'listening on ADDRESS:PORT' on stdout once ready. SIGINT/SIGTERM drain in-flight\n"
-      "requests (server.shutdown_grace_ms), checkpoint the WAL and print a summary; a second\n"
+      "requests (server.shutdown_grace_ms), checkpoint SQLite's WAL and print a summary; a second\n"
       "signal exits at once. Exit status: 0 after a clean stop, 1 when the grace period ran out\n"
       "or a second signal cut the drain short, 2 for a bad config or a database or address that\n"
       "cannot be used.\n"
       "With --set server.processes=N (N > 1): N worker processes on the same port (SO_REUSEPORT)\n"
       "and database, each with its own io threads and strategy; /stats and /metrics answer for all\n"
-      "of them; a worker that dies is restarted; see docs/configuration.md.");
+      "of them; a worker that dies is restarted; see docs/configuration.md.\n"
+      "With database.engine \"postgres\" and database.url: the same API against PostgreSQL\n"
+      "(config/postgres.json; scripts/postgres start DIR runs a throwaway server and prints its URL).");
 
   auto* load_cmd =
       app.add_subcommand("load", "HTTP load generator: closed or open loop, correct percentiles, JSON report");
@@ -417,8 +419,9 @@ int main(int argc, char** argv) {
   sweep_cmd->add_option("--out", out_dir, "Results folder (default results/NAME-TIMESTAMP)");
   sweep_cmd->footer(
       "Progress goes to stderr, the table to stdout. Exit status: 0 when every cell verified, 1 when\n"
-      "any cell failed verification or could not run (it is marked, never dropped), 2 for a bad\n"
-      "experiment file.");
+      "any cell failed verification or could not run (it is marked, never dropped) or PostgreSQL\n"
+      "would not start, 2 for a bad experiment file. An experiment with \"postgres\": {\"script\":\n"
+      "...} starts a throwaway PostgreSQL for its cells and removes it at the end.");
 
   auto* watch_cmd = app.add_subcommand("watch", "Poll a database from another process: rows, file sizes, lock waits");
   std::string watch_db, watch_interval = "100ms";
