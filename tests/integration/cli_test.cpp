@@ -37,6 +37,24 @@ TEST(Cli, HelpDescribesServe) {
   EXPECT_NE(serve.out.find("--set"), std::string::npos);
 }
 
+TEST(Cli, PostgresWithoutAUrlOrAServerExits2WithTheReason) {
+  TempDir dir;
+  auto r = run_command({kBinary, "serve", "--set", "database.engine=\"postgres\"", "--set", "server.port=0"},
+                       dir.path().string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("database.url: is required when engine is \"postgres\""), std::string::npos) << r.err;
+
+  // Nothing listens on port 1: the server does not start, and says why.
+  r = run_command({kBinary, "serve", "--set", "database.engine=\"postgres\"", "--set",
+                   "database.url=\"postgresql://postgres:secret@127.0.0.1:1/busylab\"", "--set", "server.port=0"},
+                  dir.path().string(), std::chrono::seconds(30));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("cannot connect to PostgreSQL at postgresql://postgres:***@127.0.0.1:1/busylab"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("secret"), std::string::npos) << "the password is not printed: " << r.err;
+}
+
 TEST(Cli, UnknownKeyIsNamedWithSuggestion) {
   TempDir dir;
   const auto path = write_file(dir, "c.json", R"({"database": {"busy_timeot_ms": 10}})");
