@@ -432,7 +432,7 @@ std::vector<OpOutcome> PgConnection::run_batch(std::span<const Operation* const>
       if (auto outs = run_pipelined(ops)) return std::move(*outs);
     } catch (const DatabaseError& e) {
       std::vector<OpOutcome> outs(ops.size());
-      for (auto& out : outs) fail_outcome(out, DatabaseError(e.errc(), 0, e.code_name(), e.what()));
+      for (auto& out : outs) fail_outcome(out, e);
       return outs;
     }
   }
