@@ -20,6 +20,7 @@
 #include <iostream>
 #include <iterator>
 #include <optional>
+#include <random>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -33,8 +34,10 @@
 #include "server/supervisor.hpp"
 #include "sqlite/sqlite_error.hpp"
 #include "sweep/experiment.hpp"
+#include "sweep/machine.hpp"
 #include "sweep/outputs.hpp"
 #include "sweep/runner.hpp"
+#include "sweep/summary.hpp"
 #include "sweep/watch.hpp"
 
 namespace {
@@ -266,6 +269,17 @@ std::string utc_now(const char* format) {
 constexpr const char* kFolderTime = "%Y%m%d-%H%M%S";
 constexpr const char* kIsoTime = "%Y-%m-%dT%H:%M:%SZ";
 
+// Each of the calibration's four figures is measured for this long (the
+// median of 5 bursts), at the start and the end of a sweep: 3 s each time.
+constexpr std::chrono::milliseconds kCalibrationEach{750};
+
+std::string calibration_line(const busylab::sweep::Calibration& c) {
+  using busylab::sweep::short_number;
+  return "fdatasync " + short_number(c.fdatasync_per_s) + "/s; raw SQLite commits/s: WAL full " +
+         short_number(c.wal_full) + ", WAL normal " + short_number(c.wal_normal) + ", delete full " +
+         short_number(c.delete_full);
+}
+
 // The command line as a shell would take it back, for "run it again".
 std::string shell_command(int argc, char** argv) {
   std::string line;
@@ -273,7 +287,8 @@ std::string shell_command(int argc, char** argv) {
   return line;
 }
 
-int sweep(const std::string& file, bool quick, std::optional<std::string> out, const std::string& command) {
+int sweep(const std::string& file, bool quick, std::optional<std::string> out, std::optional<std::uint64_t> seed,
+          const std::string& command) {
   namespace sw = busylab::sweep;
   sw::Experiment experiment;
   try {
@@ -285,40 +300,67 @@ int sweep(const std::string& file, bool quick, std::optional<std::string> out, c
   sw::SweepOptions options;
   options.busylab = std::filesystem::read_symlink("/proc/self/exe");
   options.quick = quick;
+  options.seed = seed ? *seed : std::random_device{}();
   options.out_dir =
       out ? std::filesystem::path(*out)
           : std::filesystem::path("results") / (experiment.name + (quick ? "-quick-" : "-") + utc_now(kFolderTime));
   options.progress = &std::cerr;
   const auto cells = experiment.cells(quick);
-  std::cerr << "busylab sweep: " << experiment.name << ", " << cells.size() << " cells" << (quick ? " (quick)" : "")
+  const int runs = experiment.runs_per_point(quick);
+  std::cerr << "busylab sweep: " << experiment.name << ", " << experiment.points() << " points x " << runs
+            << (runs == 1 ? " run" : " runs") << " = " << cells.size() << " cells"
+            << (quick ? " (quick: one run per point, so no spread is measured)" : "") << ", seed " << options.seed
             << ", results in " << options.out_dir.string() << std::endl;
   const std::string started = utc_now(kIsoTime);
+  std::error_code ec;
+  std::filesystem::create_directories(options.out_dir, ec);
+  nlohmann::json meta = sw::provenance(options.out_dir);  // the cells' databases go in there too
+  meta.update({{"quick", quick},
+               {"seed", options.seed},
+               {"runs_per_point", runs},
+               {"started_utc", started},
+               {"busylab_version", BUSYLAB_VERSION},
+               {"command", command + (seed ? "" : " --seed " + std::to_string(options.seed))},
+               {"cwd", std::filesystem::current_path(ec).string()}});
   std::vector<sw::CellResult> results;
+  sw::Calibration before, after;
   try {
+    std::cerr << "busylab sweep: calibrating (fdatasync/s, raw SQLite commits/s) in " << options.out_dir.string()
+              << std::endl;
+    before = sw::calibrate(options.out_dir, kCalibrationEach);
+    std::cerr << "busylab sweep: " << calibration_line(before) << std::endl;
     results = sw::run_sweep(experiment, options);
+    std::cerr << "busylab sweep: calibrating again" << std::endl;
+    after = sw::calibrate(options.out_dir, kCalibrationEach);
+    std::cerr << "busylab sweep: " << calibration_line(after) << std::endl;
   } catch (const std::exception& e) {
-    // Only what stops every cell (PostgreSQL would not start) gets here.
+    // Only what stops every cell (PostgreSQL would not start, the results
+    // folder cannot be written) gets here.
     std::cerr << "busylab sweep: " << e.what() << "\n";
     return 1;
   }
+  sw::attach_calibration(results, before, after);
+  meta["calibration"] = {{"start", before.to_json()}, {"end", after.to_json()}};
+  const auto drift = sw::drift(before, after);
+  meta["calibration"]["largest_change"] = drift.largest;
+  std::string drift_warning;
+  if (drift.largest > sw::kDriftWarning) {
+    drift_warning = "The machine changed during the sweep: " + drift.figure + " differs by " +
+                    std::to_string(static_cast<int>(drift.largest * 100 + 0.5)) +
+                    "% between the start and the end calibration; compare its cells with care.";
+    meta["calibration"]["warning"] = drift_warning;
+  }
+  meta["finished_utc"] = utc_now(kIsoTime);
+  if (const auto pg = sw::postgres_provenance(results); !pg.is_null()) meta["postgres"] = pg;
 
-  utsname u{};
-  uname(&u);
-  std::error_code ec;
-  const nlohmann::json meta = {{"quick", quick},
-                               {"cores", std::thread::hardware_concurrency()},
-                               {"machine", std::string(u.sysname) + " " + u.release + " " + u.machine},
-                               {"started_utc", started},
-                               {"finished_utc", utc_now(kIsoTime)},
-                               {"busylab_version", BUSYLAB_VERSION},
-                               {"sqlite_version", sqlite3_libversion()},
-                               {"command", command},
-                               {"cwd", std::filesystem::current_path(ec).string()}};
   const auto files = sw::write_outputs(experiment, results, options.out_dir, meta);
   std::cout << "\n"
-            << experiment.name << (quick ? " (quick)" : "") << "\n\n"
-            << sw::markdown_table(experiment, results) << "\n";
-  std::cout << "results: " << options.out_dir.string() << "/ (report.html, results.json, results.csv, table.md";
+            << experiment.name << (quick ? " (quick: one run per point, no spread measured)" : "")
+            << ": median (min-max) of " << runs << (runs == 1 ? " run" : " runs") << " per point\n\n"
+            << sw::points_table(experiment, results, sw::summarize(experiment, results)) << "\n";
+  if (!drift_warning.empty()) std::cout << drift_warning << "\n\n";
+  std::cout << "results: " << options.out_dir.string()
+            << "/ (report.html, results.json, results.csv, table.md with every run and the differences";
   if (!experiment.plots.empty() && files.plot_problem.empty()) std::cout << ", plots as SVG and PNG";
   std::cout << ")" << std::endl;
   if (!files.plot_problem.empty()) std::cerr << "busylab sweep: plots: " << files.plot_problem << "\n";
@@ -411,13 +453,21 @@ int main(int argc, char** argv) {
   std::string experiment_file;
   bool quick = false;
   std::optional<std::string> out_dir;
+  std::optional<std::uint64_t> seed;
   sweep_cmd
       ->add_option("experiment", experiment_file,
                    "Experiment JSON file (see experiments/ and docs/experiment-files.md)")
       ->required();
   sweep_cmd->add_flag("--quick", quick, "Shorter runs and fewer connections (the experiment's \"quick\" settings)");
   sweep_cmd->add_option("--out", out_dir, "Results folder (default results/NAME-TIMESTAMP)");
+  sweep_cmd->add_option("--seed", seed,
+                        "Seed of the shuffled run order, to replay a sweep's order (default: random; recorded in "
+                        "results.json meta.seed)");
   sweep_cmd->footer(
+      "Every point of the matrix runs \"repetitions\" times (default 3; --quick: once), in rounds that\n"
+      "each run every point once in a shuffled order, so no point's runs are back to back; the table\n"
+      "shows each figure as its median and range. The machine is calibrated (fdatasync/s, raw SQLite\n"
+      "commits/s) at the start and the end, and results.json records the commit, build and machine.\n"
       "Progress goes to stderr, the table to stdout. Exit status: 0 when every cell verified, 1 when\n"
       "any cell failed verification or could not run (it is marked, never dropped) or PostgreSQL\n"
       "would not start, 2 for a bad experiment file. An experiment with \"postgres\": {\"script\":\n"
@@ -441,7 +491,7 @@ int main(int argc, char** argv) {
   }
   if (serve_cmd->parsed()) return serve(config_path, sets, port_file);
   if (load_cmd->parsed()) return load(load_args);
-  if (sweep_cmd->parsed()) return sweep(experiment_file, quick, out_dir, shell_command(argc, argv));
+  if (sweep_cmd->parsed()) return sweep(experiment_file, quick, out_dir, seed, shell_command(argc, argv));
   if (watch_cmd->parsed()) return watch(watch_db, watch_interval, watch_timeout, watch_max_size, watch_count);
   return kExitUsage;
 }

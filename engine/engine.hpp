@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/database_options.hpp"
@@ -54,6 +55,12 @@ class Engine {
   /// Once after serving (SQLite WAL: checkpoint). Returns false and fills
   /// `error` when it could not complete.
   virtual bool finish(std::string& error) = 0;
+
+  /// The settings that decide durability and speed, read back from a
+  /// connection opened the way a request's is (SQLite: the pragmas;
+  /// PostgreSQL: SHOW), as name -> value in a fixed order: what the database
+  /// actually does, not what was asked for. Throws DatabaseError.
+  virtual std::vector<std::pair<std::string, std::string>> settings() = 0;
 
   const DatabaseOptions& options() const { return options_; }
 

@@ -519,6 +519,17 @@ bool PgEngine::finish(std::string&) {
   return true;
 }
 
+std::vector<std::pair<std::string, std::string>> PgEngine::settings() {
+  PgConnection c(options(), stats_);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const char* name :
+       {"server_version", "fsync", "synchronous_commit", "wal_sync_method", "wal_writer_delay", "commit_delay",
+        "full_page_writes", "shared_buffers", "max_connections", "lock_timeout", "default_transaction_isolation"}) {
+    out.emplace_back(name, c.query_text(std::string("SHOW ") + name));
+  }
+  return out;
+}
+
 namespace {
 // A connection of its own for the sweep's checks, counted nowhere.
 std::unique_ptr<PgConnection> admin_connection(const std::string& url) {

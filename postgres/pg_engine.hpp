@@ -95,6 +95,7 @@ class PgEngine final : public Engine {
   void prepare() override;
   /// Nothing to do: PostgreSQL checkpoints on its own.
   bool finish(std::string& error) override;
+  std::vector<std::pair<std::string, std::string>> settings() override;
 
  private:
   DbStats& stats_;

@@ -57,4 +57,24 @@ bool SqliteEngine::finish(std::string& error) {
   }
 }
 
+std::vector<std::pair<std::string, std::string>> SqliteEngine::settings() {
+  Database db(options(), &stats_, Database::Mode::kReadWrite, Database::kStartupPatienceMs);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const char* pragma : {"journal_mode", "synchronous", "locking_mode", "page_size", "cache_size", "mmap_size",
+                             "wal_autocheckpoint", "journal_size_limit", "max_page_count"}) {
+    Statement s(db.handle(), std::string("PRAGMA ") + pragma);
+    std::string value = s.step() ? s.column_text(0) : std::string();
+    // SQLite answers synchronous as a number.
+    static const char* const kLevels[] = {"off", "normal", "full", "extra"};
+    if (std::string_view(pragma) == "synchronous" && value.size() == 1 && value[0] >= '0' && value[0] <= '3')
+      value = kLevels[value[0] - '0'];
+    out.emplace_back(pragma, value);
+  }
+  // The busy handler is busylab's own (sqlite/busy_handler.hpp), so SQLite's
+  // PRAGMA busy_timeout reads 0; the schedule the connection runs is this.
+  out.emplace_back("busy_timeout_ms", std::to_string(options().busy_timeout_ms));
+  out.emplace_back("busy_retry", std::string(to_string(options().busy_retry)));
+  return out;
+}
+
 }  // namespace busylab

@@ -28,6 +28,7 @@ class SqliteEngine final : public Engine {
   std::unique_ptr<Connection> open(Purpose purpose) override;
   void prepare() override;
   bool finish(std::string& error) override;
+  std::vector<std::pair<std::string, std::string>> settings() override;
 
  private:
   DbStats& stats_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <random>
 
 #include "common/config_reader.hpp"
 #include "loadgen/load_options.hpp"
@@ -82,8 +83,31 @@ const std::vector<std::string>& known_metrics() {
       "busy_snapshot",   "busy_waits",     "busy_wait_ms", "checkout_p99_ms",
       "checkout_max_ms", "pool_timeouts",  "shed",         "batches",
       "mean_batch",      "reader_reads",   "reader_waits", "reader_failed",
-      "verified"};
+      "ok_vs_raw",       "verified"};
   return metrics;
+}
+
+std::vector<std::size_t> run_order(std::size_t points, int repetitions, std::uint64_t seed) {
+  std::mt19937_64 random(seed);
+  std::vector<std::size_t> order;
+  std::vector<std::size_t> round(points);
+  for (int rep = 0; rep < repetitions; ++rep) {
+    for (std::size_t p = 0; p < points; ++p) round[p] = p;
+    // Fisher-Yates with the generator's raw output, so that an order
+    // replays the same with any standard library.
+    for (std::size_t i = points; i > 1; --i) std::swap(round[i - 1], round[random() % i]);
+    const std::size_t reps = static_cast<std::size_t>(repetitions);
+    if (!order.empty() && points > 1 && order.back() / reps == round[0])
+      std::swap(round[0], round[1 + random() % (points - 1)]);
+    for (std::size_t p : round) order.push_back(p * reps + static_cast<std::size_t>(rep));
+  }
+  return order;
+}
+
+std::size_t Experiment::points() const {
+  std::size_t n = 1;
+  for (const auto& a : matrix) n *= a.values.size();
+  return n;
 }
 
 std::string Cell::describe() const {
@@ -240,6 +264,13 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
               throw ConfigError(where + " value " + v.dump() + ": " + err.what());
             }
           }
+        } else if (a.key == "reader") {
+          if (!e.reader) throw ConfigError(where + ": a \"reader\" axis needs the experiment's \"reader\" settings");
+          for (const auto& v : a.values) {
+            if (!v.is_boolean())
+              throw ConfigError(where + ": reader: expected true (the outside reader runs) or false, got " +
+                                describe_json(v));
+          }
         } else if (a.key.rfind("load.", 0) == 0) {
           if (std::find(kLoadKeys.begin(), kLoadKeys.end(), a.key) == kLoadKeys.end()) {
             std::string hint = closest_match(a.key, kLoadKeys);
@@ -339,10 +370,12 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
 std::vector<Cell> Experiment::cells(bool quick) const {
   std::vector<Cell> out;
   std::vector<std::size_t> position(matrix.size(), 0);
-  while (true) {
-    for (int rep = 0; rep < repetitions; ++rep) {
+  const int runs = runs_per_point(quick);
+  for (std::size_t point = 0;; ++point) {
+    for (int rep = 0; rep < runs; ++rep) {
       Cell c;
       c.index = out.size();
+      c.point = point;
       c.repetition = rep;
       c.load = load;
       c.server_overrides = set;
@@ -359,6 +392,9 @@ std::vector<Cell> Experiment::cells(bool quick) const {
             c.server_overrides.push_back(override_text(axis.keys[k], value[k]));
           }
           c.values.emplace_back(axis.key, shown);
+        } else if (axis.key == "reader") {
+          c.values.emplace_back(axis.key, value);
+          c.reader = value.get<bool>();
         } else if (axis.key.rfind("load.", 0) == 0) {
           c.values.emplace_back(axis.key, value);
           apply_load_value(c.load, axis.key, value, "matrix");

@@ -57,15 +57,27 @@ struct VerifySpec {
   std::string counter;  // for kCounter
 };
 
-/// One point of the matrix.
+/// One run of one point of the matrix.
 struct Cell {
-  std::size_t index = 0;  // 0-based, in run order
+  std::size_t index = 0;      // 0-based, as cells() lists them: point by point, repetitions innermost
+  std::size_t point = 0;      // 0-based index of its matrix point
+  std::size_t run_order = 0;  // 1-based position in the run (run_order()); 0 until scheduled
   int repetition = 0;
+  bool reader = true;  // the outside reader runs (when the experiment has one); a "reader" axis sets it
   std::vector<std::pair<std::string, nlohmann::json>> values;  // axis key -> value, in axis order
   std::vector<std::string> server_overrides;                   // "key=value" for `busylab serve --set`
   LoadSpec load;
   std::string describe() const;  // "timeout=0 clients=100"
 };
+
+/// The order to run an experiment's cells in (as indexes into cells(), which
+/// lists `repetitions` cells per point, point by point): in rounds, each
+/// round running every point once in an order shuffled by `seed`, and the
+/// first point of a round never the last of the round before. So drift of
+/// the machine during a sweep spreads over every point instead of reading as
+/// an effect, and no point's repetitions run back to back (unless the
+/// experiment has only one point). The same seed gives the same order.
+std::vector<std::size_t> run_order(std::size_t points, int repetitions, std::uint64_t seed);
 
 struct Experiment {
   std::string name;
@@ -80,7 +92,7 @@ struct Experiment {
   // throwaway PostgreSQL cluster with this script before the first cell,
   // gives every cell its URL (database.url), and stops it at the end.
   std::optional<std::filesystem::path> postgres_script;
-  int repetitions = 1;
+  int repetitions = 3;  // runs of every point; --quick runs one
   VerifySpec verify;
   std::vector<std::string> columns;
   std::vector<PlotSpec> plots;
@@ -93,9 +105,15 @@ struct Experiment {
   static Experiment load_file(const std::filesystem::path& file);
   static Experiment from_json(const nlohmann::json& doc, const std::filesystem::path& file);
 
-  /// The cells in run order (first axis outermost), repetitions innermost.
-  /// `quick` applies the quick duration and connection cap.
+  /// Every run of every point, point by point (first axis outermost),
+  /// repetitions innermost; run_order() says in what order to run them.
+  /// `quick` applies the quick duration and connection cap and runs each
+  /// point once.
   std::vector<Cell> cells(bool quick) const;
+  /// How many runs of each point cells(quick) holds.
+  int runs_per_point(bool quick) const { return quick ? 1 : repetitions; }
+  /// The number of matrix points.
+  std::size_t points() const;
 };
 
 /// Metric names a column or plot may use besides the axis keys and labels.

@@ -11,6 +11,8 @@
 #include <sstream>
 
 #include "strategy/strategy.hpp"
+#include "sweep/machine.hpp"
+#include "sweep/summary.hpp"
 
 namespace busylab::sweep {
 
@@ -34,7 +36,9 @@ bool has(const nlohmann::json& j, std::initializer_list<const char*> path) {
   return !node->is_null();
 }
 
-std::string cell_text(const nlohmann::json& v) {
+}  // namespace
+
+std::string value_text(const nlohmann::json& v) {
   if (v.is_null()) return "-";
   if (v.is_string()) return v.get<std::string>();
   if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
@@ -50,8 +54,6 @@ std::string cell_text(const nlohmann::json& v) {
   return buf;
 }
 
-// A Markdown table cell: one line, '|' escaped (a server's stderr or an
-// integrity report in a "NO: ..." verdict spans lines).
 std::string table_cell(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -66,6 +68,8 @@ std::string table_cell(const std::string& s) {
   while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
 }
+
+namespace {
 
 std::string csv_escape(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
@@ -155,6 +159,11 @@ nlohmann::json metric(const Experiment& e, const CellResult& r, const std::strin
   if (name == "p99_ms") return num(load, {"latency_us", "p99"}) / 1000.0;
   if (name == "max_ms") return num(load, {"latency_us", "max"}) / 1000.0;
   if (name == "mean_ms") return num(load, {"latency_us", "mean"}) / 1000.0;
+  if (name == "ok_vs_raw") {
+    const double d = num(load, {"duration_s"});
+    if (!r.raw_commits_per_s || d <= 0) return nullptr;
+    return ok() / d / *r.raw_commits_per_s;
+  }
   return nullptr;
 }
 
@@ -250,6 +259,7 @@ std::string metric_label(const Experiment& e, const std::string& name) {
       {"reader_waits", "outside reader: reads that waited for a lock"},
       {"reader_failed", "outside reader: failed reads"},
       {"verified", "verified"},
+      {"ok_vs_raw", "writes/s per raw SQLite commit/s (calibration)"},
   };
   const auto it = words.find(name);
   return it != words.end() ? it->second : name;
@@ -270,7 +280,7 @@ bool wants_log_scale(const std::vector<double>& values) {
 std::string plot_title(const Experiment& e, const PlotSpec& plot) {
   if (!plot.title.empty()) return plot.title;
   std::string title = metric_label(e, plot.y) + " by " + metric_label(e, plot.x);
-  for (const auto& [key, value] : plot.where) title += ", " + metric_label(e, key) + " " + cell_text(value);
+  for (const auto& [key, value] : plot.where) title += ", " + metric_label(e, key) + " " + value_text(value);
   return title;
 }
 
@@ -311,21 +321,35 @@ std::string shell_quote(const std::string& s) {
 }
 
 std::string markdown_table(const Experiment& e, const std::vector<CellResult>& results) {
+  const bool repeated = e.repetitions > 1;
+  const bool scheduled =
+      std::any_of(results.begin(), results.end(), [](const auto& r) { return r.cell.run_order > 0; });
   std::ostringstream s;
   s << "|";
   for (const auto& c : e.columns) s << " " << c << " |";
-  if (e.repetitions > 1) s << " rep |";
+  if (repeated) s << " rep |";
+  if (scheduled) s << " run |";
   s << "\n|";
-  for (std::size_t i = 0; i < e.columns.size(); ++i) s << "---|";
-  if (e.repetitions > 1) s << "---|";
+  for (std::size_t i = 0; i < e.columns.size() + (repeated ? 1 : 0) + (scheduled ? 1 : 0); ++i) s << "---|";
   s << "\n";
   for (const auto& r : results) {
     s << "|";
-    for (const auto& c : e.columns) s << " " << table_cell(cell_text(metric(e, r, c))) << " |";
-    if (e.repetitions > 1) s << " " << r.cell.repetition + 1 << " |";
+    for (const auto& c : e.columns) s << " " << table_cell(value_text(metric(e, r, c))) << " |";
+    if (repeated) s << " " << r.cell.repetition + 1 << " |";
+    if (scheduled) s << " " << r.cell.run_order << " |";
     s << "\n";
   }
   return s.str();
+}
+
+std::string runs_note(const std::vector<CellResult>& results) {
+  std::map<std::size_t, std::size_t> runs;
+  for (const auto& r : results) ++runs[r.cell.point];
+  std::size_t fewest = results.empty() ? 0 : results.size();
+  for (const auto& [point, n] : runs) fewest = std::min(fewest, n);
+  if (fewest >= 2) return "";
+  return "Each point ran once (--quick, or repetitions 1): no spread was measured, so no difference between "
+         "points is resolved. Run without --quick for the repeated figures.";
 }
 
 namespace {
@@ -333,51 +357,55 @@ namespace {
 // What became of one plot, for report.html.
 struct PlotOutcome {
   std::string title;
-  std::vector<std::string> notes;  // points not drawn, and why
-  std::filesystem::path svg;       // empty when not drawn
-  std::string problem;             // why it was not drawn
+  std::vector<Comparison> comparisons;  // what the plot compares, resolved or not
+  std::vector<std::string> notes;       // points not drawn, and why
+  std::filesystem::path svg;            // empty when not drawn
+  std::string problem;                  // why it was not drawn
 };
 
-PlotOutcome write_plot(const Experiment& e, const std::vector<CellResult>& results, std::size_t index,
-                       const std::filesystem::path& dir) {
+PlotOutcome write_plot(const Experiment& e, const std::vector<CellResult>& results, const std::vector<Point>& summary,
+                       std::size_t index, const std::filesystem::path& dir) {
   const auto& plot = e.plots[index];
   PlotOutcome outcome;
   outcome.title = plot_title(e, plot);
+  outcome.comparisons = compare_plot(e, summary, plot);
   const std::string stem = "plot-" + std::to_string(index + 1) + "-" + plot.y;
   const std::string y_words = metric_label(e, plot.y);
 
-  // x positions in first-seen order (the matrix's order), shared by every
-  // series, so that a point left out does not shift the ones after it; every
-  // x value keeps its tic even when none of its points is drawn.
-  struct Point {
+  // One mark per matrix point: its median, with its runs' range as an error
+  // bar. x positions in first-seen order (the matrix's order), shared by
+  // every series, so that a point left out does not shift the ones after it;
+  // every x value keeps its tic even when none of its points is drawn.
+  struct Mark {
     std::size_t x;
-    double y;
+    Spread y;
   };
   std::vector<std::string> xs;
   std::vector<std::string> order;
-  std::map<std::string, std::vector<Point>> series;
+  std::map<std::string, std::vector<Mark>> series;
   std::vector<double> values;
   std::size_t no_figure = 0;
-  for (const auto& r : results) {
+  for (const auto& p : summary) {
+    const CellResult& first = results[p.runs.front()];  // axis values are the same in every run
     const bool selected = std::all_of(plot.where.begin(), plot.where.end(),
-                                      [&](const auto& w) { return metric(e, r, w.first) == w.second; });
+                                      [&](const auto& w) { return metric(e, first, w.first) == w.second; });
     if (!selected) continue;
-    const std::string x = cell_text(metric(e, r, plot.x));
+    const std::string x = value_text(metric(e, first, plot.x));
     auto pos = std::find(xs.begin(), xs.end(), x);
     if (pos == xs.end()) pos = xs.insert(xs.end(), x);
-    const std::string name = plot.series.empty() ? y_words : cell_text(metric(e, r, plot.series));
+    const std::string name = plot.series.empty() ? y_words : value_text(metric(e, first, plot.series));
     if (!series.count(name)) order.push_back(name);
-    auto& points = series[name];
-    const auto y = metric(e, r, plot.y);
-    if (!y.is_number()) {
+    auto& marks = series[name];
+    const auto y = p.metrics.find(plot.y);
+    if (y == p.metrics.end()) {
       ++no_figure;  // e.g. mean_batch of a strategy that does not batch
       continue;
     }
-    points.push_back({static_cast<std::size_t>(pos - xs.begin()), y.get<double>()});
-    values.push_back(y.get<double>());
+    marks.push_back({static_cast<std::size_t>(pos - xs.begin()), y->second});
+    values.insert(values.end(), {y->second.median, y->second.min, y->second.max});
   }
   if (no_figure > 0)
-    outcome.notes.push_back(std::to_string(no_figure) + (no_figure == 1 ? " cell has" : " cells have") +
+    outcome.notes.push_back(std::to_string(no_figure) + (no_figure == 1 ? " point has" : " points have") +
                             " no figure for " + y_words + " (not drawn)");
 
   const bool log_scale = wants_log_scale(values);
@@ -385,10 +413,11 @@ PlotOutcome write_plot(const Experiment& e, const std::vector<CellResult>& resul
 
   {
     std::ofstream dat(dir / (stem + ".dat"));
-    dat << "# x position, x value, " << plot.y << "\n";
+    dat << "# x position, x value, " << plot.y << " median, min, max\n";
     for (const auto& name : order) {
       dat << "# " << name << "\n";
-      for (const auto& p : series[name]) dat << p.x << " " << gnuplot_quote(xs[p.x]) << " " << p.y << "\n";
+      for (const auto& m : series[name])
+        dat << m.x << " " << gnuplot_quote(xs[m.x]) << " " << m.y.median << " " << m.y.min << " " << m.y.max << "\n";
       dat << "\n\n";
     }
   }
@@ -424,7 +453,7 @@ PlotOutcome write_plot(const Experiment& e, const std::vector<CellResult>& resul
     script << "plot ";
     for (std::size_t s = 0; s < order.size(); ++s) {
       script << (s ? ", " : "") << gnuplot_quote((dir / (stem + ".dat")).string()) << " index " << s
-             << " using 1:3 with linespoints linewidth 2 title " << gnuplot_quote(order[s]);
+             << " using 1:3:4:5 with yerrorlines linewidth 2 title " << gnuplot_quote(order[s]);
     }
     script << "\nunset output\n";
   }
@@ -500,11 +529,63 @@ figcaption { font-weight: bold; margin-bottom: 0.3em; }
 .note { color: #7a5a00; }
 .yes { color: #1a7f37; font-weight: bold; }
 .no, .problem { color: #c00000; font-weight: bold; }
+.resolved { color: #1a7f37; }
+.unresolved { color: #8a8a8a; }
 td.detail { white-space: pre-wrap; }
 )";
 
+// table.md: the points with their spread, what the plots compare, the
+// calibration, then every run.
+std::string summary_markdown(const Experiment& e, const std::vector<CellResult>& results,
+                             const std::vector<Point>& summary, const std::vector<PlotOutcome>& plots,
+                             const nlohmann::json& meta) {
+  std::ostringstream out;
+  out << "# " << e.name << "\n\n";
+  if (!e.description.empty()) out << e.description << "\n\n";
+  out << "Each figure: the median of a point's runs (min-max).\n\n";
+  if (const auto note = runs_note(results); !note.empty()) out << note << "\n\n";
+  out << points_table(e, results, summary);
+  bool heading = false;
+  for (const auto& p : plots) {
+    if (p.comparisons.empty()) continue;
+    if (!heading) out << "\n## Differences\n\nResolved: the two ranges do not overlap.\n";
+    heading = true;
+    out << "\n" << p.title << ":\n\n";
+    for (const auto& c : p.comparisons) out << "- " << c.text() << "\n";
+  }
+  if (meta.is_object() && meta.contains("calibration") && meta["calibration"].is_object()) {
+    const auto& cal = meta["calibration"];
+    out << "\n## Calibration\n\n| when | fdatasync/s | WAL full commits/s | WAL normal | delete full |\n"
+           "|---|---|---|---|---|\n";
+    for (const char* when : {"start", "end"}) {
+      if (!cal.contains(when)) continue;
+      const auto c = Calibration::from_json(cal[when]);
+      out << "| " << when << " " << c.utc << " | " << short_number(c.fdatasync_per_s) << " | "
+          << short_number(c.wal_full) << " | " << short_number(c.wal_normal) << " | " << short_number(c.delete_full)
+          << " |\n";
+    }
+    if (cal.contains("warning") && cal["warning"].is_string()) out << "\n" << cal["warning"].get<std::string>() << "\n";
+  }
+  out << "\n## All runs\n\n" << markdown_table(e, results);
+  return out.str();
+}
+
+// A nested meta value in one line: "ext4 on / (/dev/vda1)" for a file
+// system, the named options for SQLite's compile options, "k=v, ..." else.
+std::string meta_object_text(const std::string& key, const nlohmann::json& v) {
+  if (key == "filesystem")
+    return v.value("type", "?") + " on " + v.value("mount", "?") + " (" + v.value("device", "?") + "), " +
+           v.value("path", "");
+  std::string out;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (key == "sqlite_compile_options" && it.key() == "all") continue;  // in results.json
+    out += (out.empty() ? "" : ", ") + it.key() + "=" + meta_text(it.value());
+  }
+  return out;
+}
+
 std::string write_report(const Experiment& e, const std::vector<CellResult>& results, const nlohmann::json& meta,
-                         const std::vector<PlotOutcome>& plots) {
+                         const std::vector<PlotOutcome>& plots, const std::vector<Point>& summary) {
   std::ostringstream h;
   const auto esc = html_escape;
   std::size_t verified = 0;
@@ -525,17 +606,20 @@ std::string write_report(const Experiment& e, const std::vector<CellResult>& res
   };
   row("experiment file", e.file.string());
   const std::pair<const char*, const char*> known[] = {
-      {"started_utc", "started (UTC)"}, {"finished_utc", "finished (UTC)"}, {"machine", "machine"},
+      {"started_utc", "started (UTC)"}, {"finished_utc", "finished (UTC)"}, {"kernel", "kernel"},
       {"cores", "CPU cores"},           {"sqlite_version", "SQLite"},       {"busylab_version", "busylab"},
-      {"quick", "quick run (--quick)"}, {"cwd", "working directory"}};
+      {"quick", "quick run (--quick)"}, {"cwd", "working directory"},       {"commit", "commit"},
+      {"dirty", "uncommitted changes"}, {"build_type", "build type"},       {"seed", "run order seed (--seed)"}};
   for (const auto& [key, name] : known) {
     if (meta.is_object() && meta.contains(key)) row(name, meta_text(meta[key]));
   }
   if (meta.is_object()) {
     for (auto it = meta.begin(); it != meta.end(); ++it) {
-      const bool shown = it.key() == "command" || std::any_of(std::begin(known), std::end(known),
-                                                              [&](const auto& k) { return it.key() == k.first; });
-      if (!shown) row(it.key(), meta_text(it.value()));
+      const bool shown =
+          it.key() == "command" || it.key() == "calibration" ||
+          std::any_of(std::begin(known), std::end(known), [&](const auto& k) { return it.key() == k.first; });
+      if (shown) continue;
+      row(it.key(), it.value().is_object() ? meta_object_text(it.key(), it.value()) : meta_text(it.value()));
     }
   }
   double elapsed = 0;
@@ -549,27 +633,30 @@ std::string write_report(const Experiment& e, const std::vector<CellResult>& res
                                   : "busylab sweep " + shell_quote(e.file.string());
   h << "<p>To run it again:</p>\n<pre id=\"command\"><code>" << esc(command) << "</code></pre>\n";
 
-  // The table: the experiment's columns, as in table.md.
-  h << "<h2>Results</h2>\n<div class=\"wide\"><table id=\"results\">\n<thead><tr>";
+  // The table: the experiment's columns, one row per point, as in table.md.
+  const std::string note = runs_note(results);
+  h << "<h2>Results</h2>\n<p>Each figure is the median of a point's runs with their range (min-max); two points "
+       "differ only where their ranges do not overlap (resolved).</p>\n";
+  if (!note.empty()) h << "<p class=\"note\" id=\"runs-note\">" << esc(note) << "</p>\n";
+  h << "<div class=\"wide\"><table id=\"results\">\n<thead><tr>";
   for (const auto& c : e.columns) h << "<th title=\"" << esc(metric_label(e, c)) << "\">" << esc(c) << "</th>";
-  if (e.repetitions > 1) h << "<th>rep</th>";
-  h << "</tr></thead>\n<tbody>\n";
-  for (const auto& r : results) {
-    h << "<tr>";
+  h << "<th>runs</th></tr></thead>\n<tbody>\n";
+  for (const auto& p : summary) {
+    h << "<tr id=\"point-" << p.index + 1 << "\">";
     for (const auto& c : e.columns) {
-      const auto v = metric(e, r, c);
-      const std::string text = cell_text(v);
-      std::string cls = v.is_number() ? "num" : "";
-      if (c == "verified") cls = r.verdict.ok ? "yes" : "no";
+      const std::string text = point_text(e, results, p, c);
+      std::string cls = p.metrics.count(c) ? "num" : "";
+      if (c == "verified") cls = p.verified == p.runs.size() ? "yes" : "no";
       h << "<td" << (cls.empty() ? "" : " class=\"" + cls + "\"") << ">" << esc(text) << "</td>";
     }
-    if (e.repetitions > 1) h << "<td class=\"num\">" << r.cell.repetition + 1 << "</td>";
-    h << "</tr>\n";
+    std::string cells;
+    for (std::size_t i : p.runs) cells += (cells.empty() ? "" : ", ") + std::to_string(i + 1);
+    h << "<td>" << esc(cells) << "</td></tr>\n";
   }
   h << "</tbody>\n</table></div>\n";
 
   if (!plots.empty()) {
-    h << "<h2>Plots</h2>\n";
+    h << "<h2>Plots</h2>\n<p>Each mark is a point's median; the bar spans its runs' range.</p>\n";
     for (std::size_t i = 0; i < plots.size(); ++i) {
       const auto& p = plots[i];
       h << "<figure id=\"plot-" << i + 1 << "\">\n<figcaption>" << esc(p.title) << "</figcaption>\n";
@@ -580,20 +667,71 @@ std::string write_report(const Experiment& e, const std::vector<CellResult>& res
         h << "<p class=\"problem\">Not drawn: "
           << esc(p.problem.empty() ? "gnuplot wrote no SVG (" + p.svg.string() + ")" : p.problem) << "</p>\n";
       for (const auto& n : p.notes) h << "<p class=\"note\">Note: " << esc(n) << "</p>\n";
+      if (!p.comparisons.empty()) {
+        h << "<ul class=\"differences\">\n";
+        for (const auto& c : p.comparisons) {
+          h << "<li>" << (c.group.empty() ? "" : esc(c.group) + ": ");
+          for (std::size_t k = 0; k < c.entries.size(); ++k) {
+            h << esc(c.entries[k].name) << " " << esc(spread_text(c.entries[k].spread));
+            if (k < c.between.size()) {
+              const bool resolved = c.between[k] == Difference::kResolved;
+              h << " <span class=\"" << (resolved ? "resolved" : "unresolved") << "\">[" << esc(to_string(c.between[k]))
+                << "]</span> ";
+            }
+          }
+          h << "</li>\n";
+        }
+        h << "</ul>\n";
+      }
       h << "</figure>\n";
     }
   }
 
+  // Calibration: the machine at the start and the end of the sweep.
+  if (meta.is_object() && meta.contains("calibration") && meta["calibration"].is_object()) {
+    const auto& cal = meta["calibration"];
+    h << "<h2>Calibration</h2>\n<p>Measured in the results folder's file system at the start and the end: "
+         "fdatasync calls/s, and raw SQLite commits/s (one connection, one row per commit).</p>\n"
+      << "<table class=\"meta\" id=\"calibration\"><thead><tr><th></th><th>fdatasync/s</th><th>WAL full</th>"
+         "<th>WAL normal</th><th>delete full</th></tr></thead>\n<tbody>\n";
+    for (const char* when : {"start", "end"}) {
+      if (!cal.contains(when)) continue;
+      const auto c = Calibration::from_json(cal[when]);
+      h << "<tr><th>" << when << " (" << esc(c.utc) << ")</th><td class=\"num\">" << short_number(c.fdatasync_per_s)
+        << "</td><td class=\"num\">" << short_number(c.wal_full) << "</td><td class=\"num\">"
+        << short_number(c.wal_normal) << "</td><td class=\"num\">" << short_number(c.delete_full) << "</td></tr>\n";
+    }
+    h << "</tbody></table>\n";
+    if (cal.contains("warning") && cal["warning"].is_string())
+      h << "<p class=\"problem\" id=\"drift\">" << esc(cal["warning"].get<std::string>()) << "</p>\n";
+  }
+
+  // Every run, in the order of the matrix, with when it ran.
+  h << "<h2>All runs</h2>\n<div class=\"wide\"><table id=\"runs\">\n<thead><tr>";
+  for (const auto& c : e.columns) h << "<th title=\"" << esc(metric_label(e, c)) << "\">" << esc(c) << "</th>";
+  h << "<th>rep</th><th>run</th></tr></thead>\n<tbody>\n";
+  for (const auto& r : results) {
+    h << "<tr>";
+    for (const auto& c : e.columns) {
+      const auto v = metric(e, r, c);
+      std::string cls = v.is_number() ? "num" : "";
+      if (c == "verified") cls = r.verdict.ok ? "yes" : "no";
+      h << "<td" << (cls.empty() ? "" : " class=\"" + cls + "\"") << ">" << esc(value_text(v)) << "</td>";
+    }
+    h << "<td class=\"num\">" << r.cell.repetition + 1 << "</td><td class=\"num\">" << r.cell.run_order
+      << "</td></tr>\n";
+  }
+  h << "</tbody>\n</table></div>\n";
+
   // Verification, cell by cell.
   h << "<h2>Verification</h2>\n<div class=\"wide\"><table id=\"verification\">\n<thead><tr><th>cell</th>";
   for (const auto& a : e.matrix) h << "<th>" << esc(a.label) << "</th>";
-  if (e.repetitions > 1) h << "<th>rep</th>";
-  h << "<th>verified</th><th>how</th></tr></thead>\n<tbody>\n";
+  h << "<th>rep</th><th>verified</th><th>how</th></tr></thead>\n<tbody>\n";
   for (const auto& r : results) {
     const std::string cls = r.verdict.ok ? "yes" : "no";
     h << "<tr id=\"cell-" << r.cell.index + 1 << "\"><td class=\"num\">" << r.cell.index + 1 << "</td>";
-    for (const auto& [key, value] : r.cell.values) h << "<td>" << esc(cell_text(value)) << "</td>";
-    if (e.repetitions > 1) h << "<td class=\"num\">" << r.cell.repetition + 1 << "</td>";
+    for (const auto& [key, value] : r.cell.values) h << "<td>" << esc(value_text(value)) << "</td>";
+    h << "<td class=\"num\">" << r.cell.repetition + 1 << "</td>";
     h << "<td class=\"" << cls << "\">" << (r.verdict.ok ? "yes" : "NO") << "</td><td class=\"detail"
       << (r.verdict.ok ? "" : " no") << "\">" << esc(r.verdict.detail) << "</td></tr>\n";
   }
@@ -611,6 +749,7 @@ OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& re
                           const nlohmann::json& meta) {
   OutputFiles files;
   std::filesystem::create_directories(dir);
+  const auto summary = summarize(e, results);
 
   // results.json: every figure of every cell.
   nlohmann::json cells = nlohmann::json::array();
@@ -620,7 +759,9 @@ OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& re
     nlohmann::json metrics = nlohmann::json::object();
     for (const auto& m : known_metrics()) metrics[m] = metric(e, r, m);
     cells.push_back({{"index", r.cell.index + 1},
+                     {"point", r.cell.point + 1},
                      {"repetition", r.cell.repetition + 1},
+                     {"run_order", r.cell.run_order},
                      {"values", values},
                      {"server_overrides", r.cell.server_overrides},
                      {"verified", r.verdict.ok},
@@ -631,6 +772,8 @@ OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& re
                      {"load", r.load},
                      {"server", r.server},
                      {"reader", r.reader ? nlohmann::json::parse("{}") : nlohmann::json(nullptr)},
+                     {"settings", r.settings},
+                     {"raw_commits_per_s", r.raw_commits_per_s ? nlohmann::json(*r.raw_commits_per_s) : nullptr},
                      {"facts",
                       {{"stored", r.facts.stored},
                        {"acknowledged", r.facts.acknowledged},
@@ -650,23 +793,20 @@ OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& re
                         {"description", e.description},
                         {"file", e.file.string()},
                         {"meta", meta},
+                        {"repetitions", e.repetitions},
                         {"columns", e.columns},
+                        {"points", points_json(summary)},
                         {"cells", cells}};
-  {
-    std::ofstream out(dir / "results.json");
-    out << doc.dump(2) << "\n";
-    files.written.push_back(dir / "results.json");
-  }
 
   // results.csv: axis values then every metric.
   {
     std::ofstream out(dir / "results.csv");
-    out << "cell,repetition";
+    out << "cell,point,repetition,run_order";
     for (const auto& a : e.matrix) out << "," << csv_escape(a.key);
     for (const auto& m : known_metrics()) out << "," << m;
     out << "\n";
     for (const auto& r : results) {
-      out << r.cell.index + 1 << "," << r.cell.repetition + 1;
+      out << r.cell.index + 1 << "," << r.cell.point + 1 << "," << r.cell.repetition + 1 << "," << r.cell.run_order;
       for (const auto& [k, v] : r.cell.values)
         out << "," << csv_escape(v.is_string() ? v.get<std::string>() : v.dump());
       for (const auto& m : known_metrics()) {
@@ -678,18 +818,23 @@ OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& re
     files.written.push_back(dir / "results.csv");
   }
 
-  {
-    std::ofstream out(dir / "table.md");
-    out << "# " << e.name << "\n\n";
-    if (!e.description.empty()) out << e.description << "\n\n";
-    out << markdown_table(e, results);
-    files.written.push_back(dir / "table.md");
-  }
-
   // Plots: one line per series value, x values in the matrix's order.
   std::vector<PlotOutcome> plots;
+  nlohmann::json comparisons = nlohmann::json::array();
   for (std::size_t i = 0; i < e.plots.size(); ++i) {
-    plots.push_back(write_plot(e, results, i, dir));
+    plots.push_back(write_plot(e, results, summary, i, dir));
+    for (const auto& c : plots.back().comparisons) {
+      nlohmann::json entries = nlohmann::json::array();
+      for (std::size_t k = 0; k < c.entries.size(); ++k) {
+        entries.push_back({{"name", c.entries[k].name},
+                           {"median", c.entries[k].spread.median},
+                           {"min", c.entries[k].spread.min},
+                           {"max", c.entries[k].spread.max},
+                           {"n", c.entries[k].spread.n}});
+        if (k < c.between.size()) entries.back()["against_next"] = to_string(c.between[k]);
+      }
+      comparisons.push_back({{"plot", i + 1}, {"y", e.plots[i].y}, {"group", c.group}, {"entries", entries}});
+    }
     const auto& p = plots.back();
     if (!p.problem.empty()) {
       files.plot_problem = p.problem;
@@ -700,8 +845,20 @@ OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& re
   }
 
   {
+    // results.json: every figure of every cell, each point's spread, and what the plots compare.
+    doc["comparisons"] = comparisons;
+    std::ofstream(dir / "results.json") << doc.dump(2) << "\n";
+    files.written.push_back(dir / "results.json");
+  }
+  {
+    std::ofstream out(dir / "table.md");
+    out << summary_markdown(e, results, summary, plots, meta);
+    files.written.push_back(dir / "table.md");
+  }
+
+  {
     std::ofstream out(dir / "report.html");
-    out << write_report(e, results, meta, plots);
+    out << write_report(e, results, meta, plots, summary);
     files.written.push_back(dir / "report.html");
   }
   return files;

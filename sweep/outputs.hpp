@@ -13,6 +13,14 @@
 
 namespace busylab::sweep {
 
+/// A figure or value as a table shows it: "-" for null, "yes"/"no", integers
+/// as is, other numbers with two decimals below 100.
+std::string value_text(const nlohmann::json& v);
+
+/// A Markdown table cell: one line, '|' escaped (a server's stderr or an
+/// integrity report in a "NO: ..." verdict spans lines).
+std::string table_cell(const std::string& s);
+
 /// The value of a column for one cell: an axis value, or a metric (see
 /// known_metrics()); null when the cell has no such figure.
 nlohmann::json metric(const Experiment& e, const CellResult& r, const std::string& name);

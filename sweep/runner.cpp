@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "common/child_process.hpp"
+#include "engine/db_stats.hpp"
+#include "engine/engine.hpp"
 #include "loadgen/load_runner.hpp"
 #include "postgres/pg_engine.hpp"
 #include "server/server_options.hpp"
@@ -207,8 +209,18 @@ void run_cell(const Experiment& e, const SweepOptions& options, const std::strin
     return;
   }
 
+  // What the database actually runs with, from a connection opened the way
+  // the server opens its own, before the load starts.
+  try {
+    DbStats unused;
+    result.settings = nlohmann::json::object();
+    for (const auto& [name, value] : make_engine(config.database, unused)->settings()) result.settings[name] = value;
+  } catch (const std::exception& ex) {
+    result.settings = {{"error", ex.what()}};
+  }
+
   std::optional<ChildProcess> reader;
-  if (e.reader && !postgres) {  // busylab watch reads SQLite files
+  if (e.reader && cell.reader && !postgres) {  // busylab watch reads SQLite files
     reader.emplace(
         std::vector<std::string>{bin, "watch", db, "--interval", std::to_string(e.reader->interval.count()) + "ms",
                                  "--timeout", std::to_string(e.reader->busy_timeout_ms)},
@@ -311,22 +323,23 @@ std::vector<CellResult> run_sweep(const Experiment& e, const SweepOptions& optio
   std::optional<SweepCluster> cluster;
   if (e.postgres_script) cluster.emplace(*e.postgres_script, options.progress);
   const std::string pg_url = cluster ? cluster->url() : std::string();
-  std::vector<CellResult> results;
+  std::vector<CellResult> results(cells.size());
+  const auto order = run_order(e.points(), e.runs_per_point(options.quick), options.seed);
   const auto started = Clock::now();
-  for (const auto& cell : cells) {
+  for (std::size_t done = 0; done < order.size(); ++done) {
+    const Cell& cell = cells[order[done]];
     const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
     if (options.progress) {
       std::string eta = "estimating";
-      if (!results.empty())
-        eta = "about " +
-              clock_text(elapsed / static_cast<double>(results.size()) *
-                         static_cast<double>(cells.size() - results.size())) +
+      if (done > 0)
+        eta = "about " + clock_text(elapsed / static_cast<double>(done) * static_cast<double>(cells.size() - done)) +
               " left";
-      *options.progress << "[" << cell.index + 1 << "/" << cells.size() << ", " << clock_text(elapsed) << " elapsed, "
-                        << eta << "] " << cell.describe() << std::endl;
+      *options.progress << "[" << done + 1 << "/" << cells.size() << ", " << clock_text(elapsed) << " elapsed, " << eta
+                        << "] cell " << cell.index + 1 << ": " << cell.describe() << std::endl;
     }
-    CellResult result;
+    CellResult& result = results[order[done]];
     result.cell = cell;
+    result.cell.run_order = done + 1;
     const auto cell_start = Clock::now();
     try {
       run_cell(e, options, pg_url, result);
@@ -343,7 +356,6 @@ std::vector<CellResult> run_sweep(const Experiment& e, const SweepOptions& optio
                     result.verdict.ok ? "verified" : "NOT VERIFIED: ");
       *options.progress << line << (result.verdict.ok ? "" : result.verdict.detail) << std::endl;
     }
-    results.push_back(std::move(result));
   }
   return results;
 }

@@ -47,17 +47,27 @@ struct CellResult {
   Verdict verdict;
   std::string error;  // set when the cell could not run at all
   double elapsed_s = 0;
+  // The database's settings read back from a connection opened as the
+  // server's are (Engine::settings), before the load; {"error": ...} when
+  // they could not be read.
+  nlohmann::json settings;
+  // The day's raw SQLite commit rate in this cell's mode (calibration), for
+  // ok_vs_raw; none for PostgreSQL and modes the calibration does not measure.
+  std::optional<double> raw_commits_per_s;
 };
 
 struct SweepOptions {
   std::filesystem::path busylab;  // the binary to run as `serve` and `watch`
   std::filesystem::path out_dir;  // created; cells/NN/ holds each cell's logs
   bool quick = false;
+  std::uint64_t seed = 0;            // shuffles the run order (run_order())
   std::ostream* progress = nullptr;  // progress lines, or none
 };
 
-/// Runs every cell in order. Never throws for a failing cell: it is marked
-/// in its result (error, verdict) and the sweep goes on.
+/// Runs every cell, in the order run_order() gives for options.seed, and
+/// returns the results as cells() lists them (point by point), each with its
+/// run_order. Never throws for a failing cell: it is marked in its result
+/// (error, verdict) and the sweep goes on.
 std::vector<CellResult> run_sweep(const Experiment& experiment, const SweepOptions& options);
 
 }  // namespace busylab::sweep

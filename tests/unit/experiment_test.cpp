@@ -67,7 +67,7 @@ TEST(Experiment, MinimalDocumentLoads) {
   EXPECT_EQ(e.name, "t");
   EXPECT_EQ(e.base_config, d.file("base.json"));
   EXPECT_EQ(e.load.duration, 1s);
-  EXPECT_EQ(e.repetitions, 1);
+  EXPECT_EQ(e.repetitions, 3);  // a finding needs a spread
   EXPECT_EQ(e.verify.kind, VerifySpec::Kind::kRows);
   EXPECT_TRUE(e.matrix.empty());
   EXPECT_FALSE(e.reader.has_value());
@@ -223,6 +223,7 @@ TEST(ExperimentCells, CartesianProductFirstAxisOutermost) {
   ExperimentDir d;
   const Experiment e =
       d.parse({{"set", {{"database.journal_mode", "delete"}}},
+               {"repetitions", 1},
                {"load", {{"connections", 10}}},
                {"matrix", json::array({axis("pool.strategy", {"pool", "batched"}),
                                        {{"key", "load.connections"}, {"label", "clients"}, {"values", {3, 5, 7}}}})}});
@@ -257,6 +258,7 @@ TEST(ExperimentCells, RepetitionsAreInnermost) {
   ASSERT_EQ(cells.size(), 6u);
   for (std::size_t i = 0; i < cells.size(); ++i) {
     EXPECT_EQ(cells[i].index, i);
+    EXPECT_EQ(cells[i].point, i / 3);
     EXPECT_EQ(cells[i].repetition, static_cast<int>(i % 3));
     EXPECT_EQ(cells[i].values.at(0).second, i < 3 ? 1 : 2);
     EXPECT_EQ(cells[i].server_overrides, std::vector<std::string>{i < 3 ? "pool.size=1" : "pool.size=2"});
@@ -266,14 +268,85 @@ TEST(ExperimentCells, RepetitionsAreInnermost) {
 
 TEST(ExperimentCells, NoMatrixGivesOneCellPerRepetition) {
   ExperimentDir d;
-  EXPECT_EQ(d.parse().cells(false).size(), 1u);
+  EXPECT_EQ(d.parse().cells(false).size(), 3u);
   EXPECT_EQ(d.parse({{"repetitions", 2}}).cells(false).size(), 2u);
+  EXPECT_EQ(d.parse().points(), 1u);
+}
+
+TEST(ExperimentCells, QuickRunsEachPointOnce) {
+  ExperimentDir d;
+  const Experiment e = d.parse({{"repetitions", 5}, {"matrix", json::array({axis("pool.size", {1, 2, 4})})}});
+  EXPECT_EQ(e.cells(false).size(), 15u);
+  const auto quick = e.cells(true);
+  ASSERT_EQ(quick.size(), 3u);
+  for (std::size_t i = 0; i < quick.size(); ++i) {
+    EXPECT_EQ(quick[i].point, i);
+    EXPECT_EQ(quick[i].repetition, 0);
+  }
+  EXPECT_EQ(e.runs_per_point(true), 1);
+  EXPECT_EQ(e.runs_per_point(false), 5);
+}
+
+TEST(ExperimentCells, ReaderAxisTurnsTheOutsideReaderOnAndOff) {
+  ExperimentDir d;
+  const Experiment e = d.parse({{"repetitions", 1},
+                                {"reader", {{"interval", "100ms"}}},
+                                {"matrix", json::array({axis("reader", {true, false})})}});
+  const auto cells = e.cells(false);
+  ASSERT_EQ(cells.size(), 2u);
+  EXPECT_TRUE(cells[0].reader);
+  EXPECT_FALSE(cells[1].reader);
+  EXPECT_TRUE(cells[0].server_overrides.empty());  // not a server key
+  EXPECT_CONTAINS(d.error({{"matrix", json::array({axis("reader", {true, false})})}}),
+                  "a \"reader\" axis needs the experiment's \"reader\" settings");
+  EXPECT_CONTAINS(d.error({{"reader", {{"interval", "100ms"}}}, {"matrix", json::array({axis("reader", {1})})}}),
+                  "reader: expected true (the outside reader runs) or false, got number 1");
+}
+
+// ---- run order --------------------------------------------------------------
+
+TEST(RunOrder, EveryCellOnceInRoundsWithNoPointBackToBack) {
+  for (std::uint64_t seed : {0u, 1u, 7u, 12345u}) {
+    for (std::size_t points : {2u, 3u, 5u, 24u}) {
+      SCOPED_TRACE("seed " + std::to_string(seed) + ", points " + std::to_string(points));
+      const int reps = 4;
+      const auto order = run_order(points, reps, seed);
+      ASSERT_EQ(order.size(), points * reps);
+      std::vector<int> seen(points * reps, 0);
+      for (std::size_t i = 0; i < order.size(); ++i) {
+        ASSERT_LT(order[i], points * reps);
+        ++seen[order[i]];
+        // Round r holds repetition r of every point: drift spreads evenly.
+        EXPECT_EQ(order[i] % reps, i / points) << "position " << i;
+        if (i > 0) {
+          EXPECT_NE(order[i] / reps, order[i - 1] / reps) << "point " << order[i] / reps << " back to back";
+        }
+      }
+      for (int n : seen) EXPECT_EQ(n, 1);
+    }
+  }
+}
+
+TEST(RunOrder, TheSameSeedReplaysTheSameOrderAndAnotherShuffles) {
+  EXPECT_EQ(run_order(24, 3, 42), run_order(24, 3, 42));
+  EXPECT_NE(run_order(24, 3, 42), run_order(24, 3, 43));
+  // Not the matrix order: a shuffle, not a block per point.
+  std::vector<std::size_t> in_order;
+  for (std::size_t p = 0; p < 24; ++p) in_order.push_back(p * 3);
+  const auto order = run_order(24, 3, 42);
+  EXPECT_NE(std::vector<std::size_t>(order.begin(), order.begin() + 24), in_order);
+}
+
+TEST(RunOrder, OnePointRunsItsRepetitionsInOrder) {
+  EXPECT_EQ(run_order(1, 3, 9), (std::vector<std::size_t>{0, 1, 2}));
+  EXPECT_EQ(run_order(4, 1, 9).size(), 4u);
 }
 
 TEST(ExperimentCells, QuickShortensAndCapsConnections) {
   ExperimentDir d;
   const Experiment e =
       d.parse({{"load", {{"duration", "30s"}, {"warmup", "5s"}}},
+               {"repetitions", 1},
                {"quick", {{"duration", "2s"}, {"max_connections", 50}}},
                {"matrix", json::array({axis("load.connections", {10, 500}), axis("load.duration", {"1s", "1m"})})}});
   const auto full = e.cells(false);
@@ -306,7 +379,7 @@ json together(json values) {
 
 TEST(ExperimentKeysTogether, EachValueSetsEveryKeyAndShowsJoined) {
   ExperimentDir d;
-  const Experiment e = d.parse({{"matrix", json::array({together({{1, 8}, {4, 2}})})}});
+  const Experiment e = d.parse({{"repetitions", 1}, {"matrix", json::array({together({{1, 8}, {4, 2}})})}});
   const auto cells = e.cells(false);
   ASSERT_EQ(cells.size(), 2u);
   EXPECT_EQ(cells[0].values, (std::vector<std::pair<std::string, json>>{{"split", "1x8"}}));
@@ -337,7 +410,8 @@ TEST(ExperimentKeysTogether, WordsJoinWithASlash) {
   json engines = {{"keys", {"database.engine", "pool.strategy"}},
                   {"label", "setup"},
                   {"values", json::array({json::array({"sqlite", "pool"}), json::array({"postgres", "batched"})})}};
-  const Experiment e = d.parse({{"postgres", {{"script", "base.json"}}}, {"matrix", json::array({engines})}});
+  const Experiment e =
+      d.parse({{"repetitions", 1}, {"postgres", {{"script", "base.json"}}}, {"matrix", json::array({engines})}});
   const auto cells = e.cells(false);
   ASSERT_EQ(cells.size(), 2u);
   EXPECT_EQ(cells[1].values, (std::vector<std::pair<std::string, json>>{{"setup", "postgres/batched"}}));

@@ -171,6 +171,7 @@ std::vector<CellResult> results_with(const std::vector<double>& requests_per_s) 
   for (std::size_t i = 0; i < requests_per_s.size(); ++i) {
     CellResult r;
     r.cell.index = i;
+    r.cell.point = i;
     r.cell.values = {{"load.connections", static_cast<int>(i + 1)}};
     r.load = {{"requests_per_s", requests_per_s[i]}};
     r.verdict = {true, "rows 1 = acknowledged 1"};
@@ -190,8 +191,8 @@ TEST(WriteOutputs, WideRangePlotsOnALogAxis) {
   EXPECT_CONTAINS(script, "set xlabel \"clients (connections)\"");
   const auto lines = data_lines(read_file(dir.path() / "plot-1-requests_per_s.dat"));
   ASSERT_EQ(lines.size(), 3u);
-  EXPECT_EQ(lines[1], "1 \"2\" 5");
-  EXPECT_EQ(lines[2], "2 \"3\" 500");
+  EXPECT_EQ(lines[1], "1 \"2\" 5 5 5");  // median, min, max of one run
+  EXPECT_EQ(lines[2], "2 \"3\" 500 500 500");
 }
 
 TEST(WriteOutputs, WideRangeWithAZeroStaysLinearAndKeepsTheZero) {
@@ -203,7 +204,7 @@ TEST(WriteOutputs, WideRangeWithAZeroStaysLinearAndKeepsTheZero) {
   EXPECT_CONTAINS(script, "set yrange [0:*]");
   const auto lines = data_lines(read_file(dir.path() / "plot-1-requests_per_s.dat"));
   ASSERT_EQ(lines.size(), 3u);
-  EXPECT_EQ(lines[0], "0 \"1\" 0");
+  EXPECT_EQ(lines[0], "0 \"1\" 0 0 0");
 }
 
 TEST(WriteOutputs, NarrowRangePlotsOnALinearAxisFromZero) {
@@ -216,7 +217,7 @@ TEST(WriteOutputs, NarrowRangePlotsOnALinearAxisFromZero) {
   EXPECT_CONTAINS(script, "set title \"t: requests/s (any status) by clients (connections)\"");
   const auto lines = data_lines(read_file(dir.path() / "plot-1-requests_per_s.dat"));
   ASSERT_EQ(lines.size(), 3u);
-  EXPECT_EQ(lines[0], "0 \"1\" 0");
+  EXPECT_EQ(lines[0], "0 \"1\" 0 0 0");
   EXPECT_NOT_CONTAINS(read_file(dir.path() / "report.html"), "not drawn");
 }
 
@@ -236,6 +237,7 @@ TEST(Report, EscapesEveryTextAndShowsFailedCellsInRed) {
   results[0].cell.values = {{"pool.strategy", "a<b"}};
   results[0].verdict = {true, "rows 3 = acknowledged 3"};
   results[1].cell.index = 1;
+  results[1].cell.point = 1;
   results[1].cell.values = {{"pool.strategy", "c"}};
   results[1].verdict = {false, "rows 1 != 2 <lost>"};
   const json meta = {{"sqlite_version", "3.99.0"}, {"command", "busylab sweep 'a&b.json'"}, {"cores", 2}};
@@ -254,10 +256,14 @@ TEST(Report, EscapesEveryTextAndShowsFailedCellsInRed) {
   EXPECT_CONTAINS(html, "<th>SQLite</th><td>3.99.0</td>");
   EXPECT_CONTAINS(html, "1 of 2 cells verified");
   // Each cell's verdict; the failed one and its reason marked red.
-  EXPECT_CONTAINS(html, "<tr id=\"cell-1\"><td class=\"num\">1</td><td>a&lt;b</td><td class=\"yes\">yes</td>");
   EXPECT_CONTAINS(html,
-                  "<tr id=\"cell-2\"><td class=\"num\">2</td><td>c</td><td class=\"no\">NO</td>"
+                  "<tr id=\"cell-1\"><td class=\"num\">1</td><td>a&lt;b</td><td class=\"num\">1</td>"
+                  "<td class=\"yes\">yes</td>");
+  EXPECT_CONTAINS(html,
+                  "<tr id=\"cell-2\"><td class=\"num\">2</td><td>c</td><td class=\"num\">1</td><td class=\"no\">NO</td>"
                   "<td class=\"detail no\">rows 1 != 2 &lt;lost&gt;</td></tr>");
+  // The point that did not verify is red in the results table, with its reason.
+  EXPECT_CONTAINS(html, "<td class=\"no\">NO: 1 of 1 runs: rows 1 != 2 &lt;lost&gt;</td>");
   EXPECT_CONTAINS(html, ".no, .problem { color: #c00000;");
   // No network resources: the page opens from the file system alone.
   EXPECT_NOT_CONTAINS(html, "http://");

@@ -133,6 +133,7 @@ TEST(Verify, KindNoneOnlyNeedsIntegrityAndExit) {
 Experiment table_experiment() {
   Experiment e;
   e.name = "unit";
+  e.repetitions = 1;
   e.matrix = {MatrixAxis{"pool.strategy", "strategy", {"pool", "batched"}}};
   e.columns = {"strategy", "requests", "failures", "ok_per_s", "p99_ms", "busy_errors", "verified"};
   return e;
