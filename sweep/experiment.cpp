@@ -83,7 +83,8 @@ const std::vector<std::string>& known_metrics() {
       "busy_snapshot",   "busy_waits",     "busy_wait_ms", "checkout_p99_ms",
       "checkout_max_ms", "pool_timeouts",  "shed",         "batches",
       "mean_batch",      "reader_reads",   "reader_waits", "reader_failed",
-      "ok_vs_raw",       "verified"};
+      "ok_vs_raw",       "busy_sleepers",  "busy_gave_up", "busy_waited",
+      "busy_wait_p50_ms", "busy_wait_max_ms", "verified"};
   return metrics;
 }
 

@@ -1,6 +1,7 @@
 #include "sweep/outputs.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -129,6 +130,29 @@ nlohmann::json metric(const Experiment& e, const CellResult& r, const std::strin
   if (name == "busy_waits") return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_sleeps"})) : nullptr;
   if (name == "busy_wait_ms")
     return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_sleep_ms"})) : nullptr;
+  if (name == "busy_waited")
+    return has(s, {"database", "busy_wait_per_request"})
+               ? nlohmann::json(num(s, {"database", "busy_wait_per_request", "requests_waited"}))
+               : nullptr;
+  if (name == "busy_wait_p50_ms")
+    return has(s, {"database", "busy_wait_per_request"})
+               ? nlohmann::json(num(s, {"database", "busy_wait_per_request", "p50_ms"}))
+               : nullptr;
+  if (name == "busy_wait_max_ms")
+    return has(s, {"database", "busy_wait_per_request"})
+               ? nlohmann::json(num(s, {"database", "busy_wait_per_request", "max_ms"}))
+               : nullptr;
+  if (name == "busy_gave_up")
+    return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_gave_up"})) : nullptr;
+  if (name == "busy_sleepers") {
+    // Time slept in the busy handler over the time the load ran (warm-up
+    // included: sleeps are counted from the start): by Little's law, the mean
+    // number of connections asleep at once.
+    const double seconds =
+        std::chrono::duration<double>(r.cell.load.warmup).count() + num(load, {"duration_s"});
+    if (!has(s, {"database"}) || !ran || seconds <= 0) return nullptr;
+    return num(s, {"database", "busy_sleep_ms"}) / 1000.0 / seconds;
+  }
   if (name == "checkout_p99_ms")
     return has(s, {"strategy", "pool"}) ? nlohmann::json(num(s, {"strategy", "pool", "checkout_wait_ms", "p99"}))
                                         : nullptr;
@@ -260,6 +284,11 @@ std::string metric_label(const Experiment& e, const std::string& name) {
       {"reader_failed", "outside reader: failed reads"},
       {"verified", "verified"},
       {"ok_vs_raw", "writes/s per raw SQLite commit/s (calibration)"},
+      {"busy_sleepers", "connections asleep in the busy handler (mean)"},
+      {"busy_gave_up", "lock attempts that ran out of busy timeout"},
+      {"busy_waited", "requests that waited for the lock"},
+      {"busy_wait_p50_ms", "median lock wait of the requests that waited (ms)"},
+      {"busy_wait_max_ms", "longest lock wait of one request (ms)"},
   };
   const auto it = words.find(name);
   return it != words.end() ? it->second : name;

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ostream>
@@ -268,6 +269,12 @@ void run_cell(const Experiment& e, const SweepOptions& options, const std::strin
   result.facts.unknown_outcome = unknown;
   if (result.facts.stats_read)
     result.facts.acknowledged = result.server["writes"].value("acknowledged", std::uint64_t{0});
+  // /stats was read before SIGTERM: writes still queued or in a batch then
+  // were acknowledged during the drain. The summary printed after it counts them.
+  if (const auto drained = acknowledged_from_summary(server.out()); drained && result.facts.stats_read) {
+    result.server["writes"]["acknowledged_after_drain"] = *drained;
+    result.facts.acknowledged = *drained;
+  }
   if (check.rows >= 0) result.server["rows_after"] = check.rows;
   if (check.counter >= 0) result.server["counter_after"] = check.counter;
   // The database is the bulky part; the logs stay for reading.
@@ -275,6 +282,19 @@ void run_cell(const Experiment& e, const SweepOptions& options, const std::strin
 }
 
 }  // namespace
+
+std::optional<std::uint64_t> acknowledged_from_summary(const std::string& text) {
+  const auto line = text.rfind("busylab: stopped");
+  if (line == std::string::npos) return std::nullopt;
+  const auto end = text.find('\n', line);
+  const std::string summary = text.substr(line, end == std::string::npos ? std::string::npos : end - line);
+  const auto words = summary.find(" writes acknowledged");
+  if (words == std::string::npos) return std::nullopt;
+  auto begin = words;
+  while (begin > 0 && std::isdigit(static_cast<unsigned char>(summary[begin - 1]))) --begin;
+  if (begin == words) return std::nullopt;
+  return std::stoull(summary.substr(begin, words - begin));
+}
 
 Verdict verify(const VerifyFacts& f) {
   Verdict v;

@@ -33,6 +33,13 @@ struct Verdict {
   std::string detail;  // what matched, or what did not
 };
 
+/// The writes acknowledged, from the summary line `busylab serve` prints on
+/// stdout once it has drained and stopped ("busylab: stopped: N requests, A
+/// writes acknowledged (C committed), ..."): the count after every queued
+/// write was answered, unlike a /stats read taken before the drain. None when
+/// the text holds no such line.
+std::optional<std::uint64_t> acknowledged_from_summary(const std::string& text);
+
 /// Nothing acknowledged lost, nothing unacknowledged counted: stored ==
 /// acknowledged, and the load generator's 2xx fit inside the server's count
 /// (acknowledged may exceed them only by requests whose answer was lost).

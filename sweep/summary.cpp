@@ -59,7 +59,7 @@ std::string short_number(double v) {
 
 std::string spread_text(const Spread& s) {
   if (s.n == 0) return "-";
-  if (s.n == 1) return short_number(s.median) + " (1 run)";
+  if (s.n == 1) return short_number(s.median);  // the outputs say once that each point ran once
   return short_number(s.median) + " (" + short_number(s.min) + "-" + short_number(s.max) + ")";
 }
 

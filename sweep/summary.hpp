@@ -39,7 +39,8 @@ const char* to_string(Difference d);
 
 /// A figure in few characters: 0.33, 12.5, 812, 20.0k, 1.46M.
 std::string short_number(double v);
-/// "20.0k (19.1k-21.2k)"; one run: "20.0k (1 run)"; none: "-".
+/// "20.0k (19.1k-21.2k)"; one run: "20.0k" (the table says once that each
+/// point ran once); none: "-".
 std::string spread_text(const Spread& s);
 
 /// One matrix point: its axis values, its runs and every numeric metric

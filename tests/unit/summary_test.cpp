@@ -83,7 +83,7 @@ TEST(SpreadText, MedianThenRangeInFewCharacters) {
   EXPECT_EQ(spread_text(range(12.3, 12.5, 14)), "12.5 (12.3-14)");
   EXPECT_EQ(spread_text(range(0, 3, 4)), "3 (0-4)");
   EXPECT_EQ(spread_text(range(1.2e6, 1.46e6, 1.5e6)), "1.46M (1.20M-1.50M)");
-  EXPECT_EQ(spread_text(range(7, 7, 7, 1)), "7 (1 run)");
+  EXPECT_EQ(spread_text(range(7, 7, 7, 1)), "7");
   EXPECT_EQ(spread_text(Spread{}), "-");
 }
 

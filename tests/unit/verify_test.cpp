@@ -33,6 +33,18 @@ VerifyFacts good_facts() {
   return f;
 }
 
+TEST(AcknowledgedFromSummary, ReadsTheCountPrintedAfterTheDrain) {
+  EXPECT_EQ(acknowledged_from_summary("listening on 127.0.0.1:1234\n"
+                                      "busylab: stopped: 5012 requests, 4990 writes acknowledged (4990 committed), 0 "
+                                      "busy errors (0 BUSY_SNAPSHOT), 0 pool timeouts, 0 shed, WAL checkpointed\n"),
+            4990u);
+  EXPECT_EQ(acknowledged_from_summary("busylab: stopped (grace period ran out): 7 requests, 0 writes acknowledged (0 "
+                                      "committed), 0 busy errors"),
+            0u);
+  EXPECT_FALSE(acknowledged_from_summary("listening on 127.0.0.1:1234\n").has_value());
+  EXPECT_FALSE(acknowledged_from_summary("busylab: stopped: garbled").has_value());
+}
+
 TEST(Verify, PassesWhenEverythingAdds) {
   auto v = verify(good_facts());
   EXPECT_TRUE(v.ok) << v.detail;
