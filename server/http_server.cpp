@@ -18,6 +18,9 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <signal.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <list>
@@ -138,6 +141,22 @@ void append_response(std::string& out, const HttpResponse& r, unsigned version, 
   if (!head) out += r.body;
 }
 
+void exit_now(int) {
+  static const char message[] = "busylab: signal during shutdown: exiting now\n";
+  [[maybe_unused]] const auto written = ::write(STDERR_FILENO, message, sizeof message - 1);
+  ::_exit(1);
+}
+
+// SIGINT and SIGTERM end the process at once (status 1): only async-signal-
+// safe calls in the handler.
+void exit_on_next_signal() {
+  struct sigaction action {};
+  action.sa_handler = exit_now;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -158,24 +177,33 @@ struct HttpServer::Impl {
       signals.emplace(ioc, SIGINT, SIGTERM);
       wait_signal();
     }
-    if (!cluster) prepare_database(config.database, db_stats);
-    strategy = make_strategy(config.database, config.pool, ioc.get_executor(), db_stats);
-    handlers = std::make_unique<Handlers>(config, *strategy, stats, db_stats, draining, cluster);
-
     const tcp::endpoint endpoint(asio::ip::make_address(config.server.address),
                                  static_cast<unsigned short>(config.server.port));
     if (worker) {
       // The supervisor bound and listens; this process only accepts.
       acceptor.assign(endpoint.protocol(), worker->listen_fd);
-      // Last: once the publisher runs it reads the strategy, and nothing
-      // after this line may throw (a throwing constructor skips ~Impl).
-      cluster->attach(*strategy, draining);
-      return;
+    } else {
+      // Bound before the strategy exists: an address in use (or not
+      // available) fails here, with nothing to tear down. The strategy is
+      // declared before the io_context, so a constructor that threw after
+      // building it would destroy the io_context first and then close the
+      // strategy onto it.
+      acceptor.open(endpoint.protocol());
+      acceptor.set_option(asio::socket_base::reuse_address(true));
+      acceptor.bind(endpoint);
+      acceptor.listen(asio::socket_base::max_listen_connections);
     }
-    acceptor.open(endpoint.protocol());
-    acceptor.set_option(asio::socket_base::reuse_address(true));
-    acceptor.bind(endpoint);
-    acceptor.listen(asio::socket_base::max_listen_connections);
+    if (!cluster) prepare_database(config.database, db_stats);
+    strategy = make_strategy(config.database, config.pool, ioc.get_executor(), db_stats);
+    try {
+      handlers = std::make_unique<Handlers>(config, *strategy, stats, db_stats, draining, cluster);
+    } catch (...) {
+      strategy->close();  // while the io_context its handlers belong to still exists
+      throw;
+    }
+    // Last: once the publisher runs it reads the strategy, and nothing after
+    // this line may throw (a throwing constructor skips ~Impl).
+    if (worker) cluster->attach(*strategy, draining);
   }
 
   ~Impl() {
@@ -507,6 +535,16 @@ ShutdownSummary HttpServer::run() {
     m.ioc.run();
   }
   for (auto& t : pool) t.join();
+
+  // The io_context has stopped, so asio delivers no more signals, yet its
+  // handler would stay installed and swallow them while what follows waits:
+  // closing the strategy joins database threads that may sleep in the busy
+  // handler (up to busy_timeout_ms per lock attempt), then the checkpoint.
+  // From here a signal exits at once.
+  if (m.signals && !m.cluster) {
+    m.signals.reset();
+    exit_on_next_signal();
+  }
 
   // io threads are gone: no request can start now.
   m.strategy->close();

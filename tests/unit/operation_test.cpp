@@ -290,6 +290,29 @@ TEST_F(Operations, BatchThatCannotBeginFailsEveryOperation) {
   EXPECT_FALSE(waiting.in_transaction());
 }
 
+// A connection left inside a transaction (a ROLLBACK that failed earlier, a
+// BEGIN that found one open) is rolled back before its next batch or
+// operation: before, every later BEGIN failed with "cannot start a
+// transaction within a transaction" (an internal error, the connection never
+// replaced, the write lock perhaps held), and what the earlier transaction
+// had written was committed by the next COMMIT.
+TEST_F(Operations, ALeftOverTransactionIsRolledBackBeforeTheNextBatch) {
+  db_->exec("BEGIN IMMEDIATE");
+  db_->exec("INSERT INTO rows(payload) VALUES('left over')");
+  const std::vector<Operation> list{ops::insert_row("a"), ops::insert_row("b")};
+  const auto outs = batch(*db_, list);
+  for (const auto& o : outs) EXPECT_TRUE(o.ok()) << o.message;
+  EXPECT_EQ(rows_with_payload("a"), 1);
+  EXPECT_EQ(rows_with_payload("left over"), 0) << "nobody acknowledged it";
+  EXPECT_FALSE(db_->in_transaction());
+  // And a single operation the same way.
+  db_->exec("BEGIN IMMEDIATE");
+  db_->exec("INSERT INTO rows(payload) VALUES('left over')");
+  EXPECT_TRUE(run(ops::insert_row("c")).ok());
+  EXPECT_EQ(rows_with_payload("left over"), 0);
+  EXPECT_EQ(rows_with_payload("c"), 1);
+}
+
 // The savepoint of a failed operation cannot be rolled back (here the
 // operation released it itself before failing, so ROLLBACK TO finds no such
 // savepoint): its insert would still be in the transaction, so the batch
