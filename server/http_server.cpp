@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -279,9 +280,29 @@ struct HttpServer::Impl {
       std::lock_guard lock(sessions_mutex);
       sessions.erase(position);
     }
+    stats.connection_closed();
+    co_await linger(stream);
+  }
+
+  // Half-closes, then reads and drops what the client still sends, for a
+  // short while, before the socket closes. Closing a socket with unread
+  // input sends a reset instead of a FIN, and a client still writing its
+  // request (a body past server.body_limit answered 413, a request cut by
+  // Connection: close during the drain) then fails on its write and never
+  // reads the answer it was sent. nginx's lingering_close does the same.
+  static constexpr std::chrono::milliseconds kLingerTime{1000};
+  static constexpr std::size_t kLingerBytes = 16 * 1024 * 1024;
+
+  asio::awaitable<void> linger(beast::tcp_stream& stream) {
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stats.connection_closed();
+    stream.expires_after(kLingerTime);
+    std::array<char, 16384> sink;
+    for (std::size_t dropped = 0; dropped < kLingerBytes;) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(asio::use_awaitable));
+      if (ec) break;  // the client closed (EOF), the time ran out, or the socket failed
+      dropped += n;
+    }
   }
 
   asio::awaitable<void> write_error(beast::tcp_stream& stream, int status, std::string_view error,
