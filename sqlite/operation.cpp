@@ -194,7 +194,7 @@ void create_schema(Database& db) {
 
 OpOutcome run_operation(Database& db, const Operation& op, TransactionMode mode) {
   OpOutcome out;
-  db.busy().reset();
+  db.start_operation();
   if (!ensure_no_transaction(db)) {
     fail_stuck(db, out);
     return out;
@@ -250,7 +250,7 @@ void fail_others(Database& db, std::vector<OpOutcome>& outs, std::size_t failed,
 
 std::vector<OpOutcome> run_batch(Database& db, std::span<const Operation* const> ops) {
   std::vector<OpOutcome> outs(ops.size());
-  db.busy().reset();
+  db.start_operation();
   if (!ensure_no_transaction(db)) {
     for (auto& out : outs) fail_stuck(db, out);
     return outs;

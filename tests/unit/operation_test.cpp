@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/db_stats.hpp"
@@ -288,6 +290,49 @@ TEST_F(Operations, BatchThatCannotBeginFailsEveryOperation) {
   }
   EXPECT_EQ(rows_with_payload("a"), 0);
   EXPECT_FALSE(waiting.in_transaction());
+}
+
+// per_request opens a connection for each request, and opening it runs
+// pragmas that meet the lock as the request's statements do: that wait is the
+// request's too. It used to be reset after opening, so a request that waited
+// behind an outside lock while its connection opened reported waited_ms 0.
+TEST(OperationsOpenWait, ARequestsConnectionCountsWhatOpeningItWaited) {
+  busylab::testing::TempDir dir;
+  DatabaseOptions o;
+  o.path = dir.file("open-wait.db");
+  o.journal_mode = JournalMode::kDelete;
+  o.busy_timeout_ms = 5000;
+  DbStats stats;
+  {
+    Database setup(o, &stats, Database::Mode::kReadWrite, Database::kStartupPatienceMs);
+    create_schema(setup);
+  }
+  Database holder(o, &stats);
+  holder.exec("BEGIN EXCLUSIVE");
+  std::thread release([&holder] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    holder.exec("ROLLBACK");
+  });
+  // Opening (PRAGMA journal_mode reads the file) waits for the lock.
+  Database request(o, &stats);
+  release.join();
+  const OpOutcome out = run_operation(request, ops::insert_row("after the lock"), TransactionMode::kImmediate);
+  ASSERT_TRUE(out.ok()) << out.message;
+  EXPECT_GE(out.waited_ms, 100) << "the wait while opening belongs to the request";
+  // The next operation on the same connection starts from zero.
+  const OpOutcome next = run_operation(request, ops::insert_row("second"), TransactionMode::kImmediate);
+  EXPECT_EQ(next.waited_ms, 0);
+  // A connection opened before serving (setup patience) does not pass its
+  // wait on to the first request it serves.
+  Database holder2(o, &stats);
+  holder2.exec("BEGIN EXCLUSIVE");
+  std::thread release2([&holder2] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    holder2.exec("ROLLBACK");
+  });
+  Database pooled(o, &stats, Database::Mode::kReadWrite, Database::kStartupPatienceMs);
+  release2.join();
+  EXPECT_EQ(run_operation(pooled, ops::insert_row("pooled"), TransactionMode::kImmediate).waited_ms, 0);
 }
 
 // A connection left inside a transaction (a ROLLBACK that failed earlier, a
