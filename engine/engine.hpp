@@ -68,8 +68,4 @@ class Engine {
   DatabaseOptions options_;
 };
 
-/// The engine database.engine names, counting into `stats` (which must
-/// outlive it).
-std::unique_ptr<Engine> make_engine(const DatabaseOptions& options, DbStats& stats);
-
 }  // namespace busylab

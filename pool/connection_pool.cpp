@@ -172,7 +172,7 @@ void ConnectionPool::close() {
     if (closed_) return;
     closed_ = true;
     waiters.swap(waiters_);
-    for (auto& [id, job] : waiters) core_.cancel(id);
+    core_.cancel_all();
     timer = std::move(timer_);
   }
   // The io threads are stopped when close() is called: destroying the

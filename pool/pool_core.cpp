@@ -56,6 +56,12 @@ bool PoolCore::cancel(std::uint64_t waiter) {
   return true;
 }
 
+std::size_t PoolCore::cancel_all() {
+  const std::size_t n = waiters_.size();
+  waiters_.clear();
+  return n;
+}
+
 std::vector<std::uint64_t> PoolCore::expire(TimePoint now, Duration max_wait) {
   std::vector<std::uint64_t> expired;
   while (!waiters_.empty() && now - waiters_.front().since >= max_wait) {

@@ -60,6 +60,11 @@ class PoolCore {
   /// granted or shed, in which case the caller must not report a timeout.
   bool cancel(std::uint64_t waiter);
 
+  /// Every waiter leaves the queue at once (the pool closes), in one pass:
+  /// cancel() per waiter searches the queue each time, quadratic in the
+  /// number of waiters. Returns how many there were.
+  std::size_t cancel_all();
+
   /// The waiters that have waited `max_wait` or longer at `now` time out:
   /// they leave the queue and are returned, oldest first. The queue is FIFO
   /// and every waiter gets the same timeout, so they are all at its front.

@@ -370,9 +370,11 @@ std::optional<std::vector<OpOutcome>> PgConnection::run_pipelined(std::span<cons
   sent = sent && PQsendQueryParams(conn_, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
   sent = sent && PQpipelineSync(conn_) == 1;
   if (!sent) {
-    // Nothing can be read back from a connection that could not send.
+    // Nothing can be read back from a connection that could not send, and
+    // one that is still CONNECTION_OK is left in pipeline mode with part of
+    // the batch queued: it is reported lost and replaced, never reused.
     const std::string message = one_line(PQerrorMessage(conn_));
-    throw PgError("", PQstatus(conn_) == CONNECTION_BAD, "sending the batch: " + message);
+    throw PgError("", true, "sending the batch: " + message);
   }
 
   // Every statement's result, each followed by a null, then the sync. Read

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -18,6 +19,9 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <signal.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <list>
@@ -138,6 +142,22 @@ void append_response(std::string& out, const HttpResponse& r, unsigned version, 
   if (!head) out += r.body;
 }
 
+void exit_now(int) {
+  static const char message[] = "busylab: signal during shutdown: exiting now\n";
+  [[maybe_unused]] const auto written = ::write(STDERR_FILENO, message, sizeof message - 1);
+  ::_exit(1);
+}
+
+// SIGINT and SIGTERM end the process at once (status 1): only async-signal-
+// safe calls in the handler.
+void exit_on_next_signal() {
+  struct sigaction action {};
+  action.sa_handler = exit_now;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -158,24 +178,33 @@ struct HttpServer::Impl {
       signals.emplace(ioc, SIGINT, SIGTERM);
       wait_signal();
     }
-    if (!cluster) prepare_database(config.database, db_stats);
-    strategy = make_strategy(config.database, config.pool, ioc.get_executor(), db_stats);
-    handlers = std::make_unique<Handlers>(config, *strategy, stats, db_stats, draining, cluster);
-
     const tcp::endpoint endpoint(asio::ip::make_address(config.server.address),
                                  static_cast<unsigned short>(config.server.port));
     if (worker) {
       // The supervisor bound and listens; this process only accepts.
       acceptor.assign(endpoint.protocol(), worker->listen_fd);
-      // Last: once the publisher runs it reads the strategy, and nothing
-      // after this line may throw (a throwing constructor skips ~Impl).
-      cluster->attach(*strategy, draining);
-      return;
+    } else {
+      // Bound before the strategy exists: an address in use (or not
+      // available) fails here, with nothing to tear down. The strategy is
+      // declared before the io_context, so a constructor that threw after
+      // building it would destroy the io_context first and then close the
+      // strategy onto it.
+      acceptor.open(endpoint.protocol());
+      acceptor.set_option(asio::socket_base::reuse_address(true));
+      acceptor.bind(endpoint);
+      acceptor.listen(asio::socket_base::max_listen_connections);
     }
-    acceptor.open(endpoint.protocol());
-    acceptor.set_option(asio::socket_base::reuse_address(true));
-    acceptor.bind(endpoint);
-    acceptor.listen(asio::socket_base::max_listen_connections);
+    if (!cluster) prepare_database(config.database, db_stats);
+    strategy = make_strategy(config.database, config.pool, ioc.get_executor(), db_stats);
+    try {
+      handlers = std::make_unique<Handlers>(config, *strategy, stats, db_stats, draining, cluster);
+    } catch (...) {
+      strategy->close();  // while the io_context its handlers belong to still exists
+      throw;
+    }
+    // Last: once the publisher runs it reads the strategy, and nothing after
+    // this line may throw (a throwing constructor skips ~Impl).
+    if (worker) cluster->attach(*strategy, draining);
   }
 
   ~Impl() {
@@ -251,9 +280,29 @@ struct HttpServer::Impl {
       std::lock_guard lock(sessions_mutex);
       sessions.erase(position);
     }
+    stats.connection_closed();
+    co_await linger(stream);
+  }
+
+  // Half-closes, then reads and drops what the client still sends, for a
+  // short while, before the socket closes. Closing a socket with unread
+  // input sends a reset instead of a FIN, and a client still writing its
+  // request (a body past server.body_limit answered 413, a request cut by
+  // Connection: close during the drain) then fails on its write and never
+  // reads the answer it was sent. nginx's lingering_close does the same.
+  static constexpr std::chrono::milliseconds kLingerTime{1000};
+  static constexpr std::size_t kLingerBytes = 16 * 1024 * 1024;
+
+  asio::awaitable<void> linger(beast::tcp_stream& stream) {
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stats.connection_closed();
+    stream.expires_after(kLingerTime);
+    std::array<char, 16384> sink;
+    for (std::size_t dropped = 0; dropped < kLingerBytes;) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(asio::use_awaitable));
+      if (ec) break;  // the client closed (EOF), the time ran out, or the socket failed
+      dropped += n;
+    }
   }
 
   asio::awaitable<void> write_error(beast::tcp_stream& stream, int status, std::string_view error,
@@ -507,6 +556,16 @@ ShutdownSummary HttpServer::run() {
     m.ioc.run();
   }
   for (auto& t : pool) t.join();
+
+  // The io_context has stopped, so asio delivers no more signals, yet its
+  // handler would stay installed and swallow them while what follows waits:
+  // closing the strategy joins database threads that may sleep in the busy
+  // handler (up to busy_timeout_ms per lock attempt), then the checkpoint.
+  // From here a signal exits at once.
+  if (m.signals && !m.cluster) {
+    m.signals.reset();
+    exit_on_next_signal();
+  }
 
   // io threads are gone: no request can start now.
   m.strategy->close();

@@ -151,7 +151,10 @@ Database::Database(const DatabaseOptions& options, DbStats* stats, Mode mode, st
       exec("PRAGMA max_page_count=" + std::to_string(pages));
     }
     busy_.set_timeout_ms(busy_timeout);
-    busy_.reset();
+    // A connection opened for a request (no setup patience) waited for the
+    // lock on the request's behalf: its first operation counts that wait.
+    count_open_wait_ = setup_patience_ms == 0;
+    if (!count_open_wait_) busy_.reset();
   } catch (const SqliteError& e) {
     sqlite3_close_v2(db_);
     db_ = nullptr;

@@ -83,6 +83,17 @@ class Database {
   bool in_transaction() const;
 
   BusyHandler& busy() { return busy_; }
+  /// Called as each operation starts: the busy handler's counts start from
+  /// zero, except for the first operation of a connection opened for a
+  /// request (per_request, or a replacement), which also counts what opening
+  /// it waited for the lock (its pragmas meet the same lock), so that the
+  /// request's waited_ms and busy_wait_per_request are whole.
+  void start_operation() {
+    if (count_open_wait_)
+      count_open_wait_ = false;
+    else
+      busy_.reset();
+  }
   sqlite3* handle() { return db_; }
   DbStats* stats() { return stats_; }
   const std::string& path() const { return path_; }
@@ -93,6 +104,7 @@ class Database {
   std::string path_;
   DbStats* stats_;
   BusyHandler busy_;
+  bool count_open_wait_ = false;
   sqlite3* db_ = nullptr;
   std::vector<std::pair<std::string, std::unique_ptr<Statement>>> cache_;
 };

@@ -134,6 +134,26 @@ void rollback_quietly(Database& db) {
   }
 }
 
+// A connection still inside a transaction from an earlier use (a ROLLBACK
+// that failed, a BEGIN that found one open) is rolled back before its next
+// use: else every later BEGIN fails with "cannot start a transaction within
+// a transaction" while the connection may hold the write lock. False when
+// even that ROLLBACK fails: the caller fails its work as fatal, so that the
+// strategy replaces the connection.
+bool ensure_no_transaction(Database& db) {
+  if (!db.in_transaction()) return true;
+  rollback_quietly(db);
+  return !db.in_transaction();
+}
+
+void fail_stuck(Database& db, OpOutcome& out) {
+  out = OpOutcome{};
+  out.errc = Errc::kFatal;
+  out.code = "SQLITE_ERROR(stuck_in_transaction)";
+  out.message = "the connection was left inside a transaction and ROLLBACK failed; it is replaced";
+  if (DbStats* stats = db.stats()) count_failure(*stats, out.errc);
+}
+
 std::string_view begin_sql(TransactionMode mode) {
   switch (mode) {
     case TransactionMode::kDeferred:
@@ -174,7 +194,11 @@ void create_schema(Database& db) {
 
 OpOutcome run_operation(Database& db, const Operation& op, TransactionMode mode) {
   OpOutcome out;
-  db.busy().reset();
+  db.start_operation();
+  if (!ensure_no_transaction(db)) {
+    fail_stuck(db, out);
+    return out;
+  }
   try {
     if (!op.write) {
       body_step(db, op, out);
@@ -226,7 +250,11 @@ void fail_others(Database& db, std::vector<OpOutcome>& outs, std::size_t failed,
 
 std::vector<OpOutcome> run_batch(Database& db, std::span<const Operation* const> ops) {
   std::vector<OpOutcome> outs(ops.size());
-  db.busy().reset();
+  db.start_operation();
+  if (!ensure_no_transaction(db)) {
+    for (auto& out : outs) fail_stuck(db, out);
+    return outs;
+  }
   // The batch takes the write lock once, here, whatever database.transaction
   // says: a deferred BEGIN would let every operation meet the lock (and wait
   // the busy timeout) on its own.

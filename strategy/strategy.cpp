@@ -7,6 +7,7 @@
 
 #include "engine/database_error.hpp"
 #include "engine/db_stats.hpp"
+#include "engines/make_engine.hpp"
 #include "strategy/strategies.hpp"
 
 namespace busylab {

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "source_state.hpp"  // generated at build time
 #include "sweep/outputs.hpp"
 
 namespace busylab::sweep {
@@ -167,21 +168,6 @@ nlohmann::json sqlite_options() {
   return out;
 }
 
-std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-// What a shell command prints on stdout, and whether it exited 0.
-std::pair<bool, std::string> shell_output(const std::string& command) {
-  FILE* pipe = ::popen((command + " 2>/dev/null").c_str(), "r");
-  if (!pipe) return {false, ""};
-  std::string out;
-  char buf[4096];
-  while (const std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  return {::pclose(pipe) == 0, out};
-}
-
 }  // namespace
 
 nlohmann::json Calibration::to_json() const {
@@ -250,19 +236,10 @@ void attach_calibration(std::vector<CellResult>& results, const Calibration& sta
 
 nlohmann::json provenance(const std::filesystem::path& data_dir) {
   nlohmann::json p;
-  const std::string source = BUSYLAB_SOURCE_DIR;
-  const std::string git = "git -C " + shell_quote(source) + " ";
-  const auto [head_ok, head] = shell_output(git + "rev-parse HEAD");
-  if (head_ok) {
-    p["commit"] = trimmed(head);
-    // Results written into the tree (docs/results, results/) do not make the binary's tree dirty.
-    const auto [status_ok, status] =
-        shell_output(git + "status --porcelain --untracked-files=no -- . ':!docs/results' ':!results'");
-    p["dirty"] = status_ok ? nlohmann::json(!trimmed(status).empty()) : nlohmann::json(nullptr);
-  } else {
-    p["commit"] = "unknown (no git tree at " + source + ")";
-    p["dirty"] = nullptr;
-  }
+  // Recorded when the binary was built (sweep/source_state.cmake): the tree
+  // may have moved on since.
+  p["commit"] = BUSYLAB_SOURCE_COMMIT;
+  p["dirty"] = BUSYLAB_SOURCE_DIRTY < 0 ? nlohmann::json(nullptr) : nlohmann::json(BUSYLAB_SOURCE_DIRTY == 1);
   p["build_type"] = BUSYLAB_BUILD_TYPE;
 #if defined(__clang__)
   p["compiler"] = "clang " __clang_version__;

@@ -53,8 +53,8 @@ constexpr double kDriftWarning = 0.25;
 /// server reported), for the metric ok_vs_raw.
 void attach_calibration(std::vector<CellResult>& results, const Calibration& start, const Calibration& end);
 
-/// The binary and the machine: commit and dirty (from git in the source
-/// tree the binary was built from, when it is still there), build_type,
+/// The binary and the machine: commit and dirty (of the tree the binary was
+/// built from, recorded at build time; dirty ignores docs/), build_type,
 /// compiler, cpu_model, cores, memory_mb, kernel, filesystem (type, mount
 /// and device of `data_dir`), sqlite_compile_options.
 nlohmann::json provenance(const std::filesystem::path& data_dir);

@@ -12,6 +12,7 @@
 #include "common/child_process.hpp"
 #include "engine/db_stats.hpp"
 #include "engine/engine.hpp"
+#include "engines/make_engine.hpp"
 #include "loadgen/load_runner.hpp"
 #include "postgres/pg_engine.hpp"
 #include "server/server_options.hpp"

@@ -2,7 +2,11 @@
 // configs, the listening line and port file, and a clean SIGTERM stop.
 
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -144,6 +148,35 @@ TEST(Cli, BadProcessCountsExit2WithTheKeyNamed) {
     EXPECT_NE(r.err.find("server.processes"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("out of range"), std::string::npos) << r.err;
   }
+}
+
+// One process on a held port: exit 2 naming the address, and nothing built
+// for the database is torn down onto a destroyed io_context (ASan in CI
+// reported a use after free when the strategy was built before the bind),
+// for every strategy, each of which owns different threads.
+TEST(Cli, OneProcessOnAHeldPortExits2NamingTheAddress) {
+  TempDir dir;
+  // A plain socket (no SO_REUSEPORT, no SO_REUSEADDR) listens on the port.
+  const int holder = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(holder, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(holder, 1), 0);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::getsockname(holder, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::string port = std::to_string(ntohs(address.sin_port));
+  for (const std::string strategy : {"per_request", "pool", "single_writer", "batched"}) {
+    SCOPED_TRACE(strategy);
+    const auto r = run_command({kBinary, "serve", "--set", "server.port=" + port, "--set",
+                                "pool.strategy=\"" + strategy + "\"", "--set", "database.path=" + dir.file("a.db")},
+                               dir.path().string(), std::chrono::seconds(30));
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("cannot listen on 127.0.0.1:" + port), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("AddressSanitizer"), std::string::npos) << r.err;
+  }
+  ::close(holder);
 }
 
 TEST(Cli, SeveralProcessesRefuseAPortSomethingElseListensOn) {

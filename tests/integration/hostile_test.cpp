@@ -81,6 +81,20 @@ TEST_F(Hostile, OversizedBodyGets413) {
   EXPECT_EQ(r->json()["error"], "body_too_large");
 }
 
+// A client that writes its whole (too large) body before reading, as curl
+// and most libraries do: the server answers 413 after server.body_limit and
+// stops parsing, then keeps reading and dropping the rest for a moment
+// instead of closing on unread input, which would reset the connection and
+// fail the client's write before it ever reads the 413.
+TEST_F(Hostile, ClientStillSendingItsBodyReadsThe413) {
+  HttpClient client(server_->port());
+  const std::string body(8 * 1024 * 1024, 'a');
+  const auto r = client.request("POST", "/rows", body, {}, 10s);
+  ASSERT_TRUE(r) << "no answer: the connection was reset while the body was still being sent";
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(r->json()["error"], "body_too_large");
+}
+
 TEST_F(Hostile, OversizedHeaderGets431) {
   HttpClient client(server_->port());
   const auto r = client.request("GET", "/control", "", {"X-Filler: " + std::string(16 * 1024, 'h')});

@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/db_stats.hpp"
@@ -288,6 +290,72 @@ TEST_F(Operations, BatchThatCannotBeginFailsEveryOperation) {
   }
   EXPECT_EQ(rows_with_payload("a"), 0);
   EXPECT_FALSE(waiting.in_transaction());
+}
+
+// per_request opens a connection for each request, and opening it runs
+// pragmas that meet the lock as the request's statements do: that wait is the
+// request's too. It used to be reset after opening, so a request that waited
+// behind an outside lock while its connection opened reported waited_ms 0.
+TEST(OperationsOpenWait, ARequestsConnectionCountsWhatOpeningItWaited) {
+  busylab::testing::TempDir dir;
+  DatabaseOptions o;
+  o.path = dir.file("open-wait.db");
+  o.journal_mode = JournalMode::kDelete;
+  o.busy_timeout_ms = 5000;
+  DbStats stats;
+  {
+    Database setup(o, &stats, Database::Mode::kReadWrite, Database::kStartupPatienceMs);
+    create_schema(setup);
+  }
+  Database holder(o, &stats);
+  holder.exec("BEGIN EXCLUSIVE");
+  std::thread release([&holder] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    holder.exec("ROLLBACK");
+  });
+  // Opening (PRAGMA journal_mode reads the file) waits for the lock.
+  Database request(o, &stats);
+  release.join();
+  const OpOutcome out = run_operation(request, ops::insert_row("after the lock"), TransactionMode::kImmediate);
+  ASSERT_TRUE(out.ok()) << out.message;
+  EXPECT_GE(out.waited_ms, 100) << "the wait while opening belongs to the request";
+  // The next operation on the same connection starts from zero.
+  const OpOutcome next = run_operation(request, ops::insert_row("second"), TransactionMode::kImmediate);
+  EXPECT_EQ(next.waited_ms, 0);
+  // A connection opened before serving (setup patience) does not pass its
+  // wait on to the first request it serves.
+  Database holder2(o, &stats);
+  holder2.exec("BEGIN EXCLUSIVE");
+  std::thread release2([&holder2] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    holder2.exec("ROLLBACK");
+  });
+  Database pooled(o, &stats, Database::Mode::kReadWrite, Database::kStartupPatienceMs);
+  release2.join();
+  EXPECT_EQ(run_operation(pooled, ops::insert_row("pooled"), TransactionMode::kImmediate).waited_ms, 0);
+}
+
+// A connection left inside a transaction (a ROLLBACK that failed earlier, a
+// BEGIN that found one open) is rolled back before its next batch or
+// operation: before, every later BEGIN failed with "cannot start a
+// transaction within a transaction" (an internal error, the connection never
+// replaced, the write lock perhaps held), and what the earlier transaction
+// had written was committed by the next COMMIT.
+TEST_F(Operations, ALeftOverTransactionIsRolledBackBeforeTheNextBatch) {
+  db_->exec("BEGIN IMMEDIATE");
+  db_->exec("INSERT INTO rows(payload) VALUES('left over')");
+  const std::vector<Operation> list{ops::insert_row("a"), ops::insert_row("b")};
+  const auto outs = batch(*db_, list);
+  for (const auto& o : outs) EXPECT_TRUE(o.ok()) << o.message;
+  EXPECT_EQ(rows_with_payload("a"), 1);
+  EXPECT_EQ(rows_with_payload("left over"), 0) << "nobody acknowledged it";
+  EXPECT_FALSE(db_->in_transaction());
+  // And a single operation the same way.
+  db_->exec("BEGIN IMMEDIATE");
+  db_->exec("INSERT INTO rows(payload) VALUES('left over')");
+  EXPECT_TRUE(run(ops::insert_row("c")).ok());
+  EXPECT_EQ(rows_with_payload("left over"), 0);
+  EXPECT_EQ(rows_with_payload("c"), 1);
 }
 
 // The savepoint of a failed operation cannot be rolled back (here the

@@ -98,6 +98,25 @@ TEST(PoolCore, ReleaseWithoutWaitersMakesTheSlotIdleAgain) {
   EXPECT_EQ(core.in_use(), 0u);
 }
 
+TEST(PoolCore, CancelAllEmptiesTheQueueAndAReleasedSlotGoesIdle) {
+  PoolCore core = make_core(1);
+  const auto first = core.checkout(kT0);
+  ASSERT_EQ(first.outcome, Outcome::kGranted);
+  std::vector<std::uint64_t> queued;
+  for (int i = 0; i < 5; ++i) {
+    const auto r = core.checkout(kT0);
+    ASSERT_EQ(r.outcome, Outcome::kQueued);
+    queued.push_back(r.waiter);
+  }
+  EXPECT_EQ(core.cancel_all(), 5u);
+  EXPECT_EQ(core.waiting(), 0u);
+  for (auto id : queued) EXPECT_FALSE(core.cancel(id)) << "waiter " << id << " is gone";
+  const auto back = core.release(first.grant.slot, kT0);
+  EXPECT_FALSE(back.handoff.has_value());
+  EXPECT_EQ(core.in_use(), 0u);
+  EXPECT_EQ(core.cancel_all(), 0u);
+}
+
 TEST(PoolCore, WaitersAreServedInFifoOrder) {
   PoolCore core = make_core(1);
   const auto first = core.checkout(at(0ms));

@@ -1,4 +1,4 @@
-#include "engine/engine.hpp"
+#include "engines/make_engine.hpp"
 
 #include "postgres/pg_engine.hpp"
 #include "sqlite/sqlite_engine.hpp"
