@@ -1,7 +1,9 @@
 // The only translation unit of the server that includes Beast.
 #include "server/http_server.hpp"
 
+#include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -19,9 +21,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
-#include <signal.h>
-#include <unistd.h>
-
 #include <csignal>
 #include <cstdlib>
 #include <list>

@@ -1,8 +1,8 @@
 // `busylab serve` as a user runs it: clear errors with exit status 2 for bad
 // configs, the listening line and port file, and a clean SIGTERM stop.
 
-#include <gtest/gtest.h>
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
