@@ -127,6 +127,24 @@ class ExclusiveLock {
   std::string error_;
 };
 
+// A POST that will wait in the busy handler behind the outside lock; its
+// answer (if any) lands in `answer` when the thread ends.
+std::thread blocked_write(int port, std::optional<Response>& answer) {
+  return std::thread([port, &answer] {
+    HttpClient client(static_cast<std::uint16_t>(port));
+    answer = client.request("POST", "/rows", R"({"payload":"blocked"})", {}, 30s);
+  });
+}
+
+// Waits until the server's busy handler has run (the blocked write is asleep in it).
+bool reached_busy_handler(int port) {
+  HttpClient stats(static_cast<std::uint16_t>(port));
+  return wait_until([&] {
+    const auto r = stats.request("GET", "/stats", {}, {}, 5s);
+    return r && r->status == 200 && r->json()["database"].value("busy_handler_calls", 0) > 0;
+  });
+}
+
 TEST_P(Shutdown, SecondSigtermWhileDrainingExitsAtOnce) {
   TempDir dir;
   const std::string db = dir.file("locked.db");
@@ -146,20 +164,8 @@ TEST_P(Shutdown, SecondSigtermWhileDrainingExitsAtOnce) {
   auto lock = std::make_unique<ExclusiveLock>(db);
   // A write that waits in the busy handler: the drain has to wait for it.
   std::optional<Response> blocked;
-  std::thread writer([&] {
-    HttpClient client(static_cast<std::uint16_t>(port));
-    blocked = client.request("POST", "/rows", R"({"payload":"blocked"})", {}, 30s);
-  });
-  // Wait until the server is in the busy handler.
-  bool waiting = false;
-  {
-    HttpClient stats(static_cast<std::uint16_t>(port));
-    waiting = wait_until([&] {
-      const auto r = stats.request("GET", "/stats", {}, {}, 5s);
-      return r && r->status == 200 && r->json()["database"].value("busy_handler_calls", 0) > 0;
-    });
-  }
-  EXPECT_TRUE(waiting) << "the write never reached the busy handler";
+  std::thread writer = blocked_write(port, blocked);
+  EXPECT_TRUE(reached_busy_handler(port)) << "the write never reached the busy handler";
 
   server->signal(SIGTERM);
   // Draining: the blocked write keeps the server alive.
@@ -207,17 +213,8 @@ TEST_P(Shutdown, SecondSigtermAfterTheGracePeriodExitsAtOnce) {
   ASSERT_GT(port, 0) << server->err();
   auto lock = std::make_unique<ExclusiveLock>(db);
   std::optional<Response> blocked;
-  std::thread writer([&] {
-    HttpClient client(static_cast<std::uint16_t>(port));
-    blocked = client.request("POST", "/rows", R"({"payload":"blocked"})", {}, 30s);
-  });
-  {
-    HttpClient stats(static_cast<std::uint16_t>(port));
-    EXPECT_TRUE(wait_until([&] {
-      const auto r = stats.request("GET", "/stats", {}, {}, 5s);
-      return r && r->status == 200 && r->json()["database"].value("busy_handler_calls", 0) > 0;
-    })) << "the write never reached the busy handler";
-  }
+  std::thread writer = blocked_write(port, blocked);
+  EXPECT_TRUE(reached_busy_handler(port)) << "the write never reached the busy handler";
   server->signal(SIGTERM);
   // The grace period (0.5 s) runs out; the server then waits for the
   // database thread asleep behind the outside lock.
