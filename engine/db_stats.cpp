@@ -13,14 +13,26 @@ void DbStats::record_request_wait(std::int64_t waited_ms, std::int64_t waits) {
 
 void DbStats::add(const DbStats& o) {
   using Counter = std::atomic<std::uint64_t> DbStats::*;
-  static constexpr Counter kCounters[] = {
-      &DbStats::busy_handler_calls,     &DbStats::busy_sleeps,          &DbStats::busy_sleep_ms,
-      &DbStats::busy_gave_up,           &DbStats::lock_waits,           &DbStats::busy_failures,
-      &DbStats::busy_snapshot_failures, &DbStats::full_failures,        &DbStats::readonly_failures,
-      &DbStats::unavailable_failures,   &DbStats::fatal_failures,       &DbStats::other_failures,
-      &DbStats::connections_opened,     &DbStats::connections_replaced, &DbStats::transactions_committed,
-      &DbStats::writes_committed,       &DbStats::io_thread_violations, &DbStats::requests_waited,
-      &DbStats::requests_waited_several};
+  static constexpr Counter kCounters[] = {&DbStats::busy_handler_calls,
+                                          &DbStats::busy_sleeps,
+                                          &DbStats::busy_sleep_ms,
+                                          &DbStats::busy_gave_up,
+                                          &DbStats::lock_waits,
+                                          &DbStats::busy_failures,
+                                          &DbStats::busy_snapshot_failures,
+                                          &DbStats::full_failures,
+                                          &DbStats::readonly_failures,
+                                          &DbStats::unavailable_failures,
+                                          &DbStats::fatal_failures,
+                                          &DbStats::other_failures,
+                                          &DbStats::connections_opened,
+                                          &DbStats::connections_replaced,
+                                          &DbStats::transactions_committed,
+                                          &DbStats::writes_committed,
+                                          &DbStats::io_thread_violations,
+                                          &DbStats::requests_waited,
+                                          &DbStats::requests_waited_several,
+                                          &DbStats::busy_abandoned};
   for (const Counter c : kCounters)
     (this->*c).fetch_add((o.*c).load(std::memory_order_relaxed), std::memory_order_relaxed);
   request_wait_ms.add(o.request_wait_ms);
@@ -33,6 +45,7 @@ nlohmann::json DbStats::to_json() const {
           {"busy_sleeps", get(busy_sleeps)},
           {"busy_sleep_ms", get(busy_sleep_ms)},
           {"busy_gave_up", get(busy_gave_up)},
+          {"busy_abandoned", get(busy_abandoned)},
           {"lock_waits", get(lock_waits)},
           {"busy_failures", get(busy_failures)},
           {"busy_snapshot_failures", get(busy_snapshot_failures)},

@@ -30,6 +30,13 @@ struct DbStats {
   std::atomic<std::uint64_t> transactions_committed{0};
   std::atomic<std::uint64_t> writes_committed{0};      // write operations whose COMMIT succeeded
   std::atomic<std::uint64_t> io_thread_violations{0};  // SQLite calls made on an io thread (must stay 0)
+  std::atomic<std::uint64_t> busy_abandoned{0};        // lock waits cut off because the shutdown's grace period ran out
+
+  // Set once the shutdown's grace period ran out with work in flight: every
+  // lock wait (busy handler) gives up at once instead of sleeping out its
+  // busy_timeout_ms, so the server exits instead of waiting for it. Not a
+  // figure: add() and to_json() leave it out.
+  std::atomic<bool> abandon_lock_waits{false};
 
   // Per request (operation), the total time the busy handler slept across
   // all of its lock attempts: SQLite's busy timeout applies per attempt, so

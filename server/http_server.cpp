@@ -54,6 +54,7 @@ std::string ShutdownSummary::line() const {
     s += ", " + std::to_string(processes) + " processes";
     if (restarts > 0) s += " (" + std::to_string(restarts) + " restarts)";
   }
+  if (lock_waits_cut > 0) s += ", " + std::to_string(lock_waits_cut) + " lock waits cut off";
   if (wal) s += checkpointed ? ", WAL checkpointed" : ", checkpoint failed: " + checkpoint_error;
   return s;
 }
@@ -565,6 +566,11 @@ ShutdownSummary HttpServer::run() {
     m.signals.reset();
     exit_on_next_signal();
   }
+  // The grace period ran out with work in flight: nobody can be answered any
+  // more, so lock waits give up at once instead of sleeping out their busy
+  // timeout (a write that gives up is rolled back: nothing unacknowledged
+  // commits). Workers of several processes leave that to the supervisor.
+  if (m.forced && !m.cluster) m.db_stats.abandon_lock_waits.store(true, std::memory_order_relaxed);
 
   // io threads are gone: no request can start now.
   m.strategy->close();
@@ -586,6 +592,7 @@ ShutdownSummary HttpServer::run() {
   }
   summary.wal = m.config.database.engine == EngineKind::kSqlite && m.config.database.journal_mode == JournalMode::kWal;
   summary.checkpointed = checkpoint_database(m.config.database, m.db_stats, summary.checkpoint_error);
+  summary.lock_waits_cut = m.db_stats.busy_abandoned.load(std::memory_order_relaxed);
   return summary;
 }
 

@@ -43,6 +43,7 @@ struct ShutdownSummary {
   bool wal = false;     // journal_mode wal: a checkpoint was attempted
   bool checkpointed = true;
   std::string checkpoint_error;
+  std::uint64_t lock_waits_cut = 0;  // lock waits given up when the grace period ran out
 
   std::string line() const;
 };

@@ -39,17 +39,31 @@ int BusyHandler::callback(void* self, int count) {
     ++h->lock_waits_;
     h->stats_->lock_waits.fetch_add(1, std::memory_order_relaxed);
   }
+  auto abandoned = [h] {
+    if (!h->stats_->abandon_lock_waits.load(std::memory_order_relaxed)) return false;
+    h->stats_->busy_abandoned.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  };
+  if (abandoned()) return 0;
   const std::int64_t delay = busy_delay_ms(h->retry_, h->interval_ms_, h->timeout_ms_, count);
   if (delay <= 0) {
     if (h->timeout_ms_ > 0) h->stats_->busy_gave_up.fetch_add(1, std::memory_order_relaxed);
     return 0;
   }
-  // The same sleep SQLite's own handler uses (the VFS's xSleep takes microseconds).
-  sqlite3_sleep(static_cast<int>(delay));
-  h->waited_ms_ += delay;
+  // The same sleep SQLite's own handler uses (the VFS's xSleep takes
+  // microseconds), in slices of at most 50 ms so that a shutdown that gives
+  // up on lock waits is noticed soon even with a long fixed interval.
+  std::int64_t slept = 0;
+  bool cut = false;
+  while (slept < delay && !(cut = abandoned())) {
+    const std::int64_t slice = std::min<std::int64_t>(delay - slept, 50);
+    sqlite3_sleep(static_cast<int>(slice));
+    slept += slice;
+  }
+  h->waited_ms_ += slept;
   h->stats_->busy_sleeps.fetch_add(1, std::memory_order_relaxed);
-  h->stats_->busy_sleep_ms.fetch_add(static_cast<std::uint64_t>(delay), std::memory_order_relaxed);
-  return 1;
+  h->stats_->busy_sleep_ms.fetch_add(static_cast<std::uint64_t>(slept), std::memory_order_relaxed);
+  return cut ? 0 : 1;
 }
 
 }  // namespace busylab

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+
 #include "sqlite/operation.hpp"
 #include "sqlite/sqlite_error.hpp"
 
@@ -43,7 +45,11 @@ void SqliteEngine::prepare() {
 bool SqliteEngine::finish(std::string& error) {
   if (options().journal_mode != JournalMode::kWal) return true;
   try {
-    Database db(options(), &stats_, Database::Mode::kReadWrite, Database::kStartupPatienceMs);
+    // Bounded: the busy timeout may be up to an hour per lock attempt, and a
+    // reader that holds the WAL must not keep the server from exiting.
+    DatabaseOptions bounded = options();
+    bounded.busy_timeout_ms = std::min<std::int64_t>(bounded.busy_timeout_ms, kCheckpointPatienceMs);
+    Database db(bounded, &stats_, Database::Mode::kReadWrite, kCheckpointPatienceMs);
     Statement s(db.handle(), "PRAGMA wal_checkpoint(TRUNCATE)");
     // Returns (busy, log frames, checkpointed frames); busy = 1 means a reader kept it from finishing.
     if (s.step() && s.column_int64(0) != 0) {

@@ -30,6 +30,10 @@ class SqliteEngine final : public Engine {
   bool finish(std::string& error) override;
   std::vector<std::pair<std::string, std::string>> settings() override;
 
+  /// The longest the final WAL checkpoint waits for a lock, whatever
+  /// busy_timeout_ms says.
+  static constexpr std::int64_t kCheckpointPatienceMs = 5000;
+
  private:
   DbStats& stats_;
 };

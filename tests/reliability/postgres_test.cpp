@@ -10,8 +10,11 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <random>
+#include <thread>
 
 #include "tests/reliability/reliability_support.hpp"
 #include "tests/support/wait.hpp"
@@ -136,6 +139,58 @@ INSTANTIATE_TEST_SUITE_P(Strategies, PostgresShutdown, ::testing::Values("pool",
                          param_name);
 
 // Its own cluster: the test stops it.
+// After the grace period the server stops its io threads and waits for its
+// database threads. A PostgreSQL write waiting for a lock held by another
+// session (lock_timeout 20 s) is not cut off, so a second signal is the way
+// out, and it used to be swallowed there (the server exited only when the
+// wait ended). Now SIGINT/SIGTERM exits at once at any time.
+TEST(PostgresShutdownAfterGrace, SecondSigtermExitsAtOnce) {
+  const std::string url = shared_cluster().url();
+  empty_database(url);
+  TempDir dir;
+  auto server = start_pg_server(dir, url, dir.file("port"),
+                                {"pool.strategy=\"pool\"", "database.busy_timeout_ms=20000",
+                                 "pool.checkout_timeout_ms=20000", "server.shutdown_grace_ms=500"});
+  const int port = read_port_file(dir.file("port"), 20s);
+  ASSERT_GT(port, 0) << server->err();
+  // Another session holds the table; the server's INSERT waits for it.
+  std::unique_ptr<PGconn, decltype(&PQfinish)> holder(PQconnectdb(url.c_str()), &PQfinish);
+  ASSERT_EQ(PQstatus(holder.get()), CONNECTION_OK) << PQerrorMessage(holder.get());
+  auto exec = [](PGconn* c, const char* sql) {
+    std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(c, sql), &PQclear);
+    return PQresultStatus(r.get()) == PGRES_COMMAND_OK || PQresultStatus(r.get()) == PGRES_TUPLES_OK;
+  };
+  ASSERT_TRUE(exec(holder.get(), "BEGIN"));
+  ASSERT_TRUE(exec(holder.get(), "LOCK TABLE rows IN ACCESS EXCLUSIVE MODE")) << PQerrorMessage(holder.get());
+  std::thread writer([port] {
+    HttpClient client(static_cast<std::uint16_t>(port));
+    client.request("POST", "/rows", R"({"payload":"blocked"})", {}, 30s);
+  });
+  std::unique_ptr<PGconn, decltype(&PQfinish)> watcher(PQconnectdb(url.c_str()), &PQfinish);
+  ASSERT_EQ(PQstatus(watcher.get()), CONNECTION_OK);
+  EXPECT_TRUE(wait_until([&] {
+    std::unique_ptr<PGresult, decltype(&PQclear)> r(
+        PQexec(watcher.get(), "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"), &PQclear);
+    return PQresultStatus(r.get()) == PGRES_TUPLES_OK && std::atoi(PQgetvalue(r.get(), 0, 0)) > 0;
+  })) << "the server's INSERT never waited for the lock";
+  server->signal(SIGTERM);
+  const auto early = server->wait(1500ms);  // the grace period (0.5 s) runs out; the INSERT still waits
+  EXPECT_FALSE(early) << "exited with " << early.value_or(-1) << " before the second signal: " << server->err();
+  const auto second = std::chrono::steady_clock::now();
+  server->signal(SIGTERM);
+  const auto status = server->wait(3s);
+  const auto exit_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - second).count();
+  if (!status) server->signal(SIGKILL);
+  exec(holder.get(), "ROLLBACK");
+  writer.join();
+  ASSERT_TRUE(status) << "server still running 3 s after the second SIGTERM; stderr: " << server->err();
+  EXPECT_EQ(*status, 1) << server->err();
+  EXPECT_NE(server->err().find("exiting now"), std::string::npos) << server->err();
+  std::cout << "reliability: postgres-second-sigterm-after-grace exit=" << *status << " exit_ms=" << exit_ms
+            << std::endl;
+}
+
 TEST(PostgresGoesAway, StoppedServerGives503sThenBusylabRecoversWhenItReturns) {
   PostgresCluster pg;
   const std::string port_text = pg.url().substr(pg.url().rfind(':') + 1, pg.url().rfind('/') - pg.url().rfind(':') - 1);
