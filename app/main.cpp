@@ -458,7 +458,8 @@ int main(int argc, char** argv) {
       ->add_option("experiment", experiment_file,
                    "Experiment JSON file (see experiments/ and docs/experiment-files.md)")
       ->required();
-  sweep_cmd->add_flag("--quick", quick, "Shorter runs and fewer connections (the experiment's \"quick\" settings)");
+  sweep_cmd->add_flag("--quick", quick,
+                     "One run per point, shorter and with fewer connections (the experiment's \"quick\" settings)");
   sweep_cmd->add_option("--out", out_dir, "Results folder (default results/NAME-TIMESTAMP)");
   sweep_cmd->add_option("--seed", seed,
                         "Seed of the shuffled run order, to replay a sweep's order (default: random; recorded in "
