@@ -356,7 +356,10 @@ int sweep(const std::string& file, bool quick, std::optional<std::string> out, s
   const auto files = sw::write_outputs(experiment, results, options.out_dir, meta);
   std::cout << "\n"
             << experiment.name << (quick ? " (quick: one run per point, no spread measured)" : "")
-            << ": median (min-max) of " << runs << (runs == 1 ? " run" : " runs") << " per point\n\n"
+            << (runs > 1 ? ": median (min-max) of " + std::to_string(runs) + " runs per point"
+                : quick  ? std::string()
+                         : std::string(": one run per point (repetitions 1), no spread measured"))
+            << "\n\n"
             << sw::points_table(experiment, results, sw::summarize(experiment, results)) << "\n";
   if (!drift_warning.empty()) std::cout << drift_warning << "\n\n";
   std::cout << "results: " << options.out_dir.string()
@@ -459,7 +462,7 @@ int main(int argc, char** argv) {
                    "Experiment JSON file (see experiments/ and docs/experiment-files.md)")
       ->required();
   sweep_cmd->add_flag("--quick", quick,
-                     "One run per point, shorter and with fewer connections (the experiment's \"quick\" settings)");
+                      "One run per point, shorter and with fewer connections (the experiment's \"quick\" settings)");
   sweep_cmd->add_option("--out", out_dir, "Results folder (default results/NAME-TIMESTAMP)");
   sweep_cmd->add_option("--seed", seed,
                         "Seed of the shuffled run order, to replay a sweep's order (default: random; recorded in "
