@@ -52,6 +52,10 @@ TEST(ChildProcess, InheritsOnlyStdinStdoutAndStderr) {
   // posix_spawn returns once the program is executing: what /proc shows is
   // the child's own table.
   ASSERT_TRUE(wait_until([&] { return command_line(child.pid()) == "/bin/sleep 30 "; })) << command_line(child.pid());
+  // sleep itself opens a file or two while it starts (setlocale reads
+  // /etc/locale.alias) and closes them: wait for its table to settle. An
+  // inherited descriptor never goes away, so the wait then runs out.
+  wait_until([&] { return open_fds(child.pid()).size() == 3; });
   const auto fds = open_fds(child.pid());
   ASSERT_EQ(fds.size(), 3u) << [&] {
     std::string list;
