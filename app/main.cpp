@@ -257,15 +257,7 @@ int watch(const std::string& db, const std::string& interval, std::int64_t timeo
   return 0;
 }
 
-// The time now in UTC, as strftime `format` writes it.
-std::string utc_now(const char* format) {
-  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, format, &tm);
-  return buf;
-}
+using busylab::sweep::utc_now;
 constexpr const char* kFolderTime = "%Y%m%d-%H%M%S";
 constexpr const char* kIsoTime = "%Y-%m-%dT%H:%M:%SZ";
 

@@ -76,14 +76,14 @@ std::string override_text(const std::string& key, const nlohmann::json& value) {
 
 const std::vector<std::string>& known_metrics() {
   static const std::vector<std::string> metrics = {
-      "requests",        "requests_per_s", "ok",           "ok_per_s",
-      "failures",        "errors",         "rejected_503", "p50_ms",
-      "p90_ms",          "p99_ms",         "max_ms",       "mean_ms",
-      "rows_after",      "counter_after",  "acknowledged", "busy_errors",
-      "busy_snapshot",   "busy_waits",     "busy_wait_ms", "checkout_p99_ms",
-      "checkout_max_ms", "pool_timeouts",  "shed",         "batches",
-      "mean_batch",      "reader_reads",   "reader_waits", "reader_failed",
-      "ok_vs_raw",       "busy_sleepers",  "busy_gave_up", "busy_waited",
+      "requests",         "requests_per_s",   "ok",           "ok_per_s",
+      "failures",         "errors",           "rejected_503", "p50_ms",
+      "p90_ms",           "p99_ms",           "max_ms",       "mean_ms",
+      "rows_after",       "counter_after",    "acknowledged", "busy_errors",
+      "busy_snapshot",    "busy_waits",       "busy_wait_ms", "checkout_p99_ms",
+      "checkout_max_ms",  "pool_timeouts",    "shed",         "batches",
+      "mean_batch",       "reader_reads",     "reader_waits", "reader_failed",
+      "ok_vs_raw",        "busy_sleepers",    "busy_gave_up", "busy_waited",
       "busy_wait_p50_ms", "busy_wait_max_ms", "verified"};
   return metrics;
 }

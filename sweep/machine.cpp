@@ -24,15 +24,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string utc_now() {
-  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // The disk's speed varies by 10-20% from one half second to the next on a
 // shared machine, so each figure is the median rate of kBursts short bursts
 // that share `each` between them. `once` does one unit and returns false on
@@ -169,6 +160,15 @@ nlohmann::json sqlite_options() {
 }
 
 }  // namespace
+
+std::string utc_now(const char* format) {
+  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
 
 nlohmann::json Calibration::to_json() const {
   return {{"utc", utc},

@@ -15,6 +15,9 @@
 
 namespace busylab::sweep {
 
+/// The time now in UTC, as strftime `format` writes it (ISO 8601 by default).
+std::string utc_now(const char* format = "%Y-%m-%dT%H:%M:%SZ");
+
 /// One calibration: fdatasync calls per second on a file in the folder, and
 /// raw SQLite commits per second (one connection, BEGIN IMMEDIATE; INSERT one
 /// row; COMMIT, statements prepared once: what bench/sqlite_probe measures)

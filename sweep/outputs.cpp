@@ -1,8 +1,8 @@
 #include "sweep/outputs.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -130,17 +130,12 @@ nlohmann::json metric(const Experiment& e, const CellResult& r, const std::strin
   if (name == "busy_waits") return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_sleeps"})) : nullptr;
   if (name == "busy_wait_ms")
     return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_sleep_ms"})) : nullptr;
-  if (name == "busy_waited")
+  // The server's busy_wait_per_request: each request's total lock wait.
+  static const std::map<std::string, const char*> kPerRequest = {
+      {"busy_waited", "requests_waited"}, {"busy_wait_p50_ms", "p50_ms"}, {"busy_wait_max_ms", "max_ms"}};
+  if (const auto it = kPerRequest.find(name); it != kPerRequest.end())
     return has(s, {"database", "busy_wait_per_request"})
-               ? nlohmann::json(num(s, {"database", "busy_wait_per_request", "requests_waited"}))
-               : nullptr;
-  if (name == "busy_wait_p50_ms")
-    return has(s, {"database", "busy_wait_per_request"})
-               ? nlohmann::json(num(s, {"database", "busy_wait_per_request", "p50_ms"}))
-               : nullptr;
-  if (name == "busy_wait_max_ms")
-    return has(s, {"database", "busy_wait_per_request"})
-               ? nlohmann::json(num(s, {"database", "busy_wait_per_request", "max_ms"}))
+               ? nlohmann::json(num(s, {"database", "busy_wait_per_request", it->second}))
                : nullptr;
   if (name == "busy_gave_up")
     return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_gave_up"})) : nullptr;
@@ -148,8 +143,7 @@ nlohmann::json metric(const Experiment& e, const CellResult& r, const std::strin
     // Time slept in the busy handler over the time the load ran (warm-up
     // included: sleeps are counted from the start): by Little's law, the mean
     // number of connections asleep at once.
-    const double seconds =
-        std::chrono::duration<double>(r.cell.load.warmup).count() + num(load, {"duration_s"});
+    const double seconds = std::chrono::duration<double>(r.cell.load.warmup).count() + num(load, {"duration_s"});
     if (!has(s, {"database"}) || !ran || seconds <= 0) return nullptr;
     return num(s, {"database", "busy_sleep_ms"}) / 1000.0 / seconds;
   }
@@ -392,8 +386,8 @@ struct PlotOutcome {
   std::string problem;                  // why it was not drawn
 };
 
-PlotOutcome write_plot(const Experiment& e, const std::vector<CellResult>& results, const std::vector<Point>& summary,
-                       std::size_t index, const std::filesystem::path& dir) {
+PlotOutcome write_plot(const Experiment& e, const std::vector<Point>& summary, std::size_t index,
+                       const std::filesystem::path& dir) {
   const auto& plot = e.plots[index];
   PlotOutcome outcome;
   outcome.title = plot_title(e, plot);
@@ -414,19 +408,14 @@ PlotOutcome write_plot(const Experiment& e, const std::vector<CellResult>& resul
   std::map<std::string, std::vector<Mark>> series;
   std::vector<double> values;
   std::size_t no_figure = 0;
-  for (const auto& p : summary) {
-    const CellResult& first = results[p.runs.front()];  // axis values are the same in every run
-    const bool selected = std::all_of(plot.where.begin(), plot.where.end(),
-                                      [&](const auto& w) { return metric(e, first, w.first) == w.second; });
-    if (!selected) continue;
-    const std::string x = value_text(metric(e, first, plot.x));
-    auto pos = std::find(xs.begin(), xs.end(), x);
-    if (pos == xs.end()) pos = xs.insert(xs.end(), x);
-    const std::string name = plot.series.empty() ? y_words : value_text(metric(e, first, plot.series));
+  for (const auto& pp : plot_points(e, summary, plot)) {
+    auto pos = std::find(xs.begin(), xs.end(), pp.x);
+    if (pos == xs.end()) pos = xs.insert(xs.end(), pp.x);
+    const std::string name = plot.series.empty() ? y_words : pp.series;
     if (!series.count(name)) order.push_back(name);
     auto& marks = series[name];
-    const auto y = p.metrics.find(plot.y);
-    if (y == p.metrics.end()) {
+    const auto y = pp.point->metrics.find(plot.y);
+    if (y == pp.point->metrics.end()) {
       ++no_figure;  // e.g. mean_batch of a strategy that does not batch
       continue;
     }
@@ -851,7 +840,7 @@ OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& re
   std::vector<PlotOutcome> plots;
   nlohmann::json comparisons = nlohmann::json::array();
   for (std::size_t i = 0; i < e.plots.size(); ++i) {
-    plots.push_back(write_plot(e, results, summary, i, dir));
+    plots.push_back(write_plot(e, summary, i, dir));
     for (const auto& c : plots.back().comparisons) {
       nlohmann::json entries = nlohmann::json::array();
       for (std::size_t k = 0; k < c.entries.size(); ++k) {

@@ -143,19 +143,27 @@ std::string Comparison::text() const {
   return s;
 }
 
+std::vector<PlotPoint> plot_points(const Experiment& e, const std::vector<Point>& points, const PlotSpec& plot) {
+  std::vector<PlotPoint> out;
+  for (const auto& p : points) {
+    const bool selected = std::all_of(plot.where.begin(), plot.where.end(),
+                                      [&](const auto& w) { return axis_value(e, p, w.first) == w.second; });
+    if (!selected) continue;
+    out.push_back({value_text(axis_value(e, p, plot.x)),
+                   plot.series.empty() ? std::string() : value_text(axis_value(e, p, plot.series)), &p});
+  }
+  return out;
+}
+
 std::vector<Comparison> compare_plot(const Experiment& e, const std::vector<Point>& points, const PlotSpec& plot) {
   std::vector<Comparison> out;
   std::vector<std::string> xs;
   std::map<std::string, std::vector<Comparison::Entry>> at_x;
-  for (const auto& p : points) {
-    const bool selected = std::all_of(plot.where.begin(), plot.where.end(),
-                                      [&](const auto& w) { return axis_value(e, p, w.first) == w.second; });
-    const auto it = p.metrics.find(plot.y);
-    if (!selected || it == p.metrics.end()) continue;
-    const std::string x = value_text(axis_value(e, p, plot.x));
-    if (std::find(xs.begin(), xs.end(), x) == xs.end()) xs.push_back(x);
-    const std::string name = plot.series.empty() ? x : value_text(axis_value(e, p, plot.series));
-    at_x[x].push_back({name, it->second});
+  for (const auto& pp : plot_points(e, points, plot)) {
+    const auto it = pp.point->metrics.find(plot.y);
+    if (it == pp.point->metrics.end()) continue;
+    if (std::find(xs.begin(), xs.end(), pp.x) == xs.end()) xs.push_back(pp.x);
+    at_x[pp.x].push_back({plot.series.empty() ? pp.x : pp.series, it->second});
   }
   auto finish = [&](Comparison& c) {
     for (std::size_t i = 0; i + 1 < c.entries.size(); ++i)

@@ -56,6 +56,18 @@ struct Point {
 /// Groups `results` (as run_sweep returns them, any order) by point.
 std::vector<Point> summarize(const Experiment& e, const std::vector<CellResult>& results);
 
+/// A point a plot draws: its x value and its series' value as text ("" for
+/// a plot without series).
+struct PlotPoint {
+  std::string x;
+  std::string series;
+  const Point* point = nullptr;
+};
+
+/// The points a plot selects (its `where` filter), in matrix order, with
+/// their x and series values: what the plot draws and what it compares.
+std::vector<PlotPoint> plot_points(const Experiment& e, const std::vector<Point>& points, const PlotSpec& plot);
+
 /// A point's column: an axis value as is, a metric as spread_text, and
 /// "verified" as "yes" (every run) or "NO: k of n" with the first reason.
 std::string point_text(const Experiment& e, const std::vector<CellResult>& results, const Point& p,
