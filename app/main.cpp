@@ -19,6 +19,7 @@
 #include <functional>
 #include <iostream>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -29,6 +30,7 @@
 #include "common/config_reader.hpp"
 #include "engine/database_error.hpp"
 #include "loadgen/load_runner.hpp"
+#include "loadgen/workload.hpp"
 #include "server/http_server.hpp"
 #include "server/server_options.hpp"
 #include "server/supervisor.hpp"
@@ -150,10 +152,12 @@ struct LoadArgs {
   std::string url;
   int connections = 64;
   int threads = 0;
-  std::optional<std::string> duration, warmup, timeout, body, body_file, json;
+  std::optional<std::string> duration, warmup, timeout, body, body_file, json, workload;
   std::optional<std::int64_t> requests;
+  std::optional<std::uint64_t> seed;
   std::optional<double> rate;
   std::string method = "GET";
+  bool method_given = false;  // -m appeared (even -m GET): it conflicts with --workload
   std::vector<std::string> headers;
   bool close = false, progress = false;
 };
@@ -183,6 +187,23 @@ int load(const LoadArgs& a) {
     }
     o.rate = a.rate;
     o.close = a.close;
+    if (a.workload) {
+      if (a.method_given) {
+        throw lg::LoadArgumentError("--method conflicts with --workload (each request kind has its own method)");
+      }
+      if (a.body || a.body_file) {
+        throw lg::LoadArgumentError(
+            "--body and --body-file conflict with --workload (each request kind has its own body)");
+      }
+      try {
+        o.workload = std::make_shared<const lg::Workload>(lg::load_workload(*a.workload));
+      } catch (const busylab::ConfigError& e) {
+        throw lg::LoadArgumentError(e.what());
+      }
+    } else if (a.seed) {
+      throw lg::LoadArgumentError("--seed applies only with --workload");
+    }
+    o.seed = a.seed;
     o.validate();
   } catch (const lg::LoadArgumentError& e) {
     std::cerr << "busylab load: " << e.what() << "\n";
@@ -416,7 +437,10 @@ int main(int argc, char** argv) {
   auto* load_cmd =
       app.add_subcommand("load", "HTTP load generator: closed or open loop, correct percentiles, JSON report");
   LoadArgs load_args;
-  load_cmd->add_option("url", load_args.url, "http://HOST[:PORT]/PATH (plain HTTP only)")->required();
+  load_cmd
+      ->add_option("url", load_args.url,
+                   "http://HOST[:PORT]/PATH (plain HTTP only; with --workload only HOST:PORT is used)")
+      ->required();
   load_cmd->add_option("-c,--connections", load_args.connections, "Connections kept open (default 64)");
   load_cmd->add_option("-t,--threads", load_args.threads,
                        "Threads (default: number of cores, at most one per connection)");
@@ -437,11 +461,19 @@ int main(int argc, char** argv) {
   load_cmd->add_option("--json", load_args.json,
                        "Write the report as JSON to PATH; '-' prints only the JSON on stdout");
   load_cmd->add_flag("--progress", load_args.progress, "Progress lines on stderr even when it is not a terminal");
+  load_cmd->add_option("--workload", load_args.workload,
+                       "JSON file of weighted request kinds with variables drawn per request (see workloads/ and "
+                       "docs/loadgen.md); conflicts with -m, -b and --body-file; -H headers go on every request");
+  load_cmd->add_option("--seed", load_args.seed,
+                       "With --workload: seed of the random draws (each thread's RNG is seeded from it; default: "
+                       "random; the report shows it as workload.seed). Threads interleave, so a seed fixes each "
+                       "thread's sequence of draws, not the order the server sees");
   load_cmd->footer(
       "Exit status: 0 when the run completed, 1 when the target could not be reached (the probe\n"
       "failed, or no connection of the run was established), 2 for bad arguments. With -d the run\n"
       "ends by warm-up + duration + timeout + 1s whatever the target does. The JSON schema is\n"
-      "described in docs/loadgen.md.");
+      "described in docs/loadgen.md. With --workload the report has a line per request kind\n"
+      "(JSON \"kinds\"); every report has the \"ledger\" of what the server acknowledged.");
 
   auto* sweep_cmd =
       app.add_subcommand("sweep", "Run an experiment file: a server per cell, load, verification, tables and plots");
@@ -486,7 +518,10 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : kExitUsage;
   }
   if (serve_cmd->parsed()) return serve(config_path, sets, port_file);
-  if (load_cmd->parsed()) return load(load_args);
+  if (load_cmd->parsed()) {
+    load_args.method_given = load_cmd->count("--method") > 0;
+    return load(load_args);
+  }
   if (sweep_cmd->parsed()) return sweep(experiment_file, quick, out_dir, seed, shell_command(argc, argv));
   if (watch_cmd->parsed()) return watch(watch_db, watch_interval, watch_timeout, watch_max_size, watch_count);
   return kExitUsage;

@@ -89,6 +89,12 @@ DatabaseOptions DatabaseOptions::from_config(ConfigObject& o) {
   o.read("cache_size", d.cache_size, -1'000'000'000, 1'000'000'000);
   o.read("mmap_size", d.mmap_size, 0, std::int64_t{1} << 40);
   o.read("max_size_mb", d.max_size_mb, 0, 1'000'000);
+  auto retry = o.child("retry");
+  retry.read("max_tries", d.retry.max_tries, 1, 1000);
+  retry.read("base_ms", d.retry.base_ms, 0, 60'000);
+  retry.read("cap_ms", d.retry.cap_ms, 0, 60'000);
+  retry.read("deadline_ms", d.retry.deadline_ms, 1, 3'600'000);
+  retry.finish();
   o.finish();
   return d;
 }
@@ -105,7 +111,12 @@ nlohmann::json DatabaseOptions::to_json() const {
           {"transaction", to_string(transaction)},
           {"cache_size", cache_size},
           {"mmap_size", mmap_size},
-          {"max_size_mb", max_size_mb}};
+          {"max_size_mb", max_size_mb},
+          {"retry",
+           {{"max_tries", retry.max_tries},
+            {"base_ms", retry.base_ms},
+            {"cap_ms", retry.cap_ms},
+            {"deadline_ms", retry.deadline_ms}}}};
 }
 
 std::string DatabaseOptions::redacted_url() const {

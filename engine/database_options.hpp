@@ -25,6 +25,27 @@ std::string_view to_string(Synchronous s);
 std::string_view to_string(TransactionMode t);
 std::string_view to_string(BusyRetry r);
 
+/// What the database holds before serving, created at start-up when the
+/// table is empty (config keys `data.rows`, `bank.accounts`,
+/// `bank.initial_balance`): rows for reads and updates to find, and the
+/// accounts POST /transfer moves money between.
+struct InitialData {
+  std::int64_t rows = 0;  // rows 1..N, each with a 100-character payload
+  std::int64_t accounts = 100;
+  std::int64_t initial_balance = 1000;
+};
+
+/// `database.retry`: run a transaction again when it failed with a lock or
+/// serialization conflict (SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT, 55P03, 40001,
+/// 40P01), whose rollback is certain. Off (max_tries 1) by default.
+struct RetryOptions {
+  int max_tries = 1;                  // tries in all, the first included; 1 = no retry
+  std::int64_t base_ms = 2;           // back-off before try k+1: uniform in [0, min(cap_ms, base_ms * 2^(k-1))]
+  std::int64_t cap_ms = 100;          // the back-off's ceiling
+  std::int64_t deadline_ms = 5000;    // no new try starts later than this after the first began
+  bool enabled() const { return max_tries > 1; }
+};
+
 struct DatabaseOptions {
   EngineKind engine = EngineKind::kSqlite;
   /// PostgreSQL: a libpq connection string or URI (required). SQLite
@@ -45,6 +66,9 @@ struct DatabaseOptions {
   /// Size guard in MiB (0 = none): writes that would grow the file past it fail
   /// with SQLITE_FULL (HTTP 507); nothing is ever deleted.
   std::int64_t max_size_mb = 0;
+  RetryOptions retry;
+  /// From the config's `data` and `bank` sections (not `database.*`).
+  InitialData initial;
 
   /// Reads the `database` object; unknown keys and bad values throw ConfigError.
   static DatabaseOptions from_config(ConfigObject& object);

@@ -1,5 +1,6 @@
 #include "engine/db_stats.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace busylab {
@@ -9,6 +10,12 @@ void DbStats::record_request_wait(std::int64_t waited_ms, std::int64_t waits) {
   requests_waited.fetch_add(1, std::memory_order_relaxed);
   if (waits > 1) requests_waited_several.fetch_add(1, std::memory_order_relaxed);
   request_wait_ms.record(static_cast<std::uint64_t>(waited_ms));
+}
+
+void DbStats::record_write_tries(int tries) {
+  const auto bucket = static_cast<std::size_t>(std::clamp(tries, 1, static_cast<int>(kTryBuckets))) - 1;
+  write_tries[bucket].fetch_add(1, std::memory_order_relaxed);
+  if (tries > 1) committed_after_retry.fetch_add(1, std::memory_order_relaxed);
 }
 
 void DbStats::add(const DbStats& o) {
@@ -32,15 +39,29 @@ void DbStats::add(const DbStats& o) {
                                           &DbStats::io_thread_violations,
                                           &DbStats::requests_waited,
                                           &DbStats::requests_waited_several,
-                                          &DbStats::busy_abandoned};
+                                          &DbStats::busy_abandoned,
+                                          &DbStats::retries,
+                                          &DbStats::committed_after_retry,
+                                          &DbStats::retry_gave_up_tries_busy,
+                                          &DbStats::retry_gave_up_tries_snapshot,
+                                          &DbStats::retry_gave_up_deadline_busy,
+                                          &DbStats::retry_gave_up_deadline_snapshot};
   for (const Counter c : kCounters)
     (this->*c).fetch_add((o.*c).load(std::memory_order_relaxed), std::memory_order_relaxed);
   request_wait_ms.add(o.request_wait_ms);
+  for (std::size_t i = 0; i < kTryBuckets; ++i)
+    write_tries[i].fetch_add(o.write_tries[i].load(std::memory_order_relaxed), std::memory_order_relaxed);
 }
 
 nlohmann::json DbStats::to_json() const {
   const Histogram wait = request_wait_ms.snapshot();
   auto get = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  // Tries per committed write: {"1": n, "2": n, ..., "16+": n}, buckets in use only.
+  nlohmann::json tries = nlohmann::json::object();
+  for (std::size_t i = 0; i < kTryBuckets; ++i) {
+    if (const auto n = get(write_tries[i]))
+      tries[std::to_string(i + 1) + (i + 1 == kTryBuckets ? "+" : "")] = n;
+  }
   return {{"busy_handler_calls", get(busy_handler_calls)},
           {"busy_sleeps", get(busy_sleeps)},
           {"busy_sleep_ms", get(busy_sleep_ms)},
@@ -59,6 +80,14 @@ nlohmann::json DbStats::to_json() const {
           {"transactions_committed", get(transactions_committed)},
           {"writes_committed", get(writes_committed)},
           {"io_thread_violations", get(io_thread_violations)},
+          {"retry",
+           {{"retries", get(retries)},
+            {"committed_after_retry", get(committed_after_retry)},
+            {"tries_per_committed_write", tries},
+            {"gave_up",
+             {{"max_tries", {{"busy", get(retry_gave_up_tries_busy)}, {"busy_snapshot", get(retry_gave_up_tries_snapshot)}}},
+              {"deadline",
+               {{"busy", get(retry_gave_up_deadline_busy)}, {"busy_snapshot", get(retry_gave_up_deadline_snapshot)}}}}}}},
           {"busy_wait_per_request",
            {{"requests_waited", get(requests_waited)},
             {"waited_several_times", get(requests_waited_several)},

@@ -4,6 +4,7 @@
 // Holds no pointers, so that worker processes can keep theirs in shared
 // memory (server/cluster.hpp).
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
@@ -31,6 +32,20 @@ struct DbStats {
   std::atomic<std::uint64_t> writes_committed{0};      // write operations whose COMMIT succeeded
   std::atomic<std::uint64_t> io_thread_violations{0};  // SQLite calls made on an io thread (must stay 0)
   std::atomic<std::uint64_t> busy_abandoned{0};        // lock waits cut off because the shutdown's grace period ran out
+
+  // database.retry: a transaction run again after a lock or serialization
+  // conflict (server/handlers.cpp).
+  static constexpr std::size_t kTryBuckets = 16;                       // 1, 2, ..., 15, 16 or more
+  std::array<std::atomic<std::uint64_t>, kTryBuckets> write_tries{};   // tries each committed write took
+  std::atomic<std::uint64_t> retries{0};                               // tries after the first, in all
+  std::atomic<std::uint64_t> committed_after_retry{0};                 // writes committed on a second or later try
+  std::atomic<std::uint64_t> retry_gave_up_tries_busy{0};              // max_tries reached, last failure busy
+  std::atomic<std::uint64_t> retry_gave_up_tries_snapshot{0};          // ... busy_snapshot / 40001 / 40P01
+  std::atomic<std::uint64_t> retry_gave_up_deadline_busy{0};           // the next try would start past deadline_ms
+  std::atomic<std::uint64_t> retry_gave_up_deadline_snapshot{0};
+
+  /// One committed write that took `tries` tries.
+  void record_write_tries(int tries);
 
   // Set once the shutdown's grace period ran out with work in flight: every
   // lock wait (busy handler) gives up at once instead of sleeping out its

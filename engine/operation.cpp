@@ -28,6 +28,8 @@ std::string_view to_string(Errc e) {
       return "database_error";
     case Errc::kConstraint:
       return "constraint_failed";
+    case Errc::kInsufficientFunds:
+      return "insufficient_funds";
     case Errc::kShuttingDown:
       return "shutting_down";
     case Errc::kInternal:
@@ -98,6 +100,38 @@ Operation seed() {
   Operation op;
   op.kind = OpKind::kSeed;
   op.write = true;
+  return op;
+}
+
+Operation update_row(std::int64_t id, std::string payload) {
+  Operation op;
+  op.kind = OpKind::kUpdateRow;
+  op.write = true;
+  op.id = id;
+  op.text = std::move(payload);
+  return op;
+}
+
+Operation transfer(std::int64_t from, std::int64_t to, std::int64_t amount) {
+  Operation op;
+  op.kind = OpKind::kTransfer;
+  op.write = true;
+  op.id = from;
+  op.id2 = to;
+  op.amount = amount;
+  return op;
+}
+
+Operation get_account(std::int64_t id) {
+  Operation op;
+  op.kind = OpKind::kGetAccount;
+  op.id = id;
+  return op;
+}
+
+Operation accounts_total() {
+  Operation op;
+  op.kind = OpKind::kAccountsTotal;
   return op;
 }
 

@@ -28,18 +28,30 @@ enum class Errc {
   kUnavailable,   // PostgreSQL: no connection (refused, too many clients, lost): connection replaced
   kFatal,         // IOERR, CORRUPT, NOTADB, CANTOPEN...: connection replaced
   kConstraint,
+  kInsufficientFunds,  // POST /transfer: the source account's balance is below the amount (nothing written)
   kShuttingDown,
   kInternal,
 };
 
 std::string_view to_string(Errc e);
 
-enum class OpKind { kInsertRow, kCountRows, kGetRow, kIncrement, kSeed, kCustom };
+enum class OpKind {
+  kInsertRow,
+  kCountRows,
+  kGetRow,
+  kIncrement,
+  kSeed,
+  kUpdateRow,      // PUT /rows/{id}: a write; not found when the row is absent
+  kTransfer,       // POST /transfer: read two balances, refuse an overdraft, write both
+  kGetAccount,     // GET /accounts/{id}
+  kAccountsTotal,  // GET /accounts/total: count and sum in one statement (one snapshot)
+  kCustom,
+};
 
 struct OpOutcome {
   Errc errc = Errc::kOk;
-  std::int64_t value = 0;      // id, count, counter value, or "before" for seed
-  std::int64_t value2 = 0;     // "after" for seed
+  std::int64_t value = 0;      // id, count, counter value, balance, "before" for seed, accounts for total
+  std::int64_t value2 = 0;     // "after" for seed; the destination's balance for a transfer; the total
   std::string text;            // payload or counter name
   int sqlite_code = 0;         // extended result code when a SQLite error caused errc
   std::string code;            // the engine's name for the error: "SQLITE_BUSY_SNAPSHOT", "40001 serialization_failure"
@@ -63,8 +75,10 @@ struct OpOutcome {
 struct Operation {
   OpKind kind = OpKind::kCustom;
   bool write = false;
-  std::string text;     // insert_row: the payload; increment: the counter's name
-  std::int64_t id = 0;  // get_row
+  std::string text;         // insert_row, update_row: the payload; increment: the counter's name
+  std::int64_t id = 0;      // get_row, update_row, get_account; transfer: the source account
+  std::int64_t id2 = 0;     // transfer: the destination account
+  std::int64_t amount = 0;  // transfer
 
   // kCustom only, SQLite only (tests that need a step to fail in a given
   // way): steps run instead of a kind's own SQL. They throw SqliteError.
@@ -81,10 +95,21 @@ Operation count_rows();
 Operation get_row(std::int64_t id);
 Operation increment(std::string name);
 Operation seed();
+Operation update_row(std::int64_t id, std::string payload);
+Operation transfer(std::int64_t from, std::int64_t to, std::int64_t amount);
+Operation get_account(std::int64_t id);
+Operation accounts_total();
 }  // namespace ops
 
 /// Adds one failure of class `errc` to the matching DbStats counter.
 void count_failure(DbStats& stats, Errc errc);
+
+/// An outcome the operation itself decided on, without a database error
+/// (the row or account is absent, an overdraft): what it did is rolled back,
+/// and it is neither a failure nor a committed write.
+inline bool is_declined(Errc e) {
+  return e == Errc::kNotFound || e == Errc::kInsufficientFunds;
+}
 
 /// True for errors after which the connection should not be reused.
 inline bool is_fatal(Errc e) {

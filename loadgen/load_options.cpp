@@ -205,6 +205,18 @@ void LoadOptions::validate() const {
   if (method.empty() || has_space_or_control(method))
     throw LoadArgumentError("--method '" + method + "' is not an HTTP method");
   for (const auto& h : headers) split_header(h);
+  if (workload) {
+    if (!body.empty())
+      throw LoadArgumentError("--body and --body-file conflict with --workload (its requests have their own bodies)");
+    if (method != "GET")
+      throw LoadArgumentError("--method conflicts with --workload (its requests have their own methods)");
+    for (const auto& h : headers) {
+      const auto name = split_header(h).first;
+      if (boost::beast::iequals(name, "content-length") || boost::beast::iequals(name, "transfer-encoding")) {
+        throw LoadArgumentError("--header " + name + " conflicts with --workload (busylab load sets it per request)");
+      }
+    }
+  }
 }
 
 std::string serialize_request(const LoadOptions& o) {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -16,6 +17,8 @@ class LoadArgumentError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+struct Workload;  // loadgen/workload.hpp
 
 struct Url {
   std::string host;  // without brackets for IPv6
@@ -48,6 +51,14 @@ struct LoadOptions {
   bool close = false;          // a new connection for every request
   std::chrono::nanoseconds timeout = std::chrono::seconds(5);
   bool progress = false;  // force progress lines on stderr
+  /// --workload: a weighted mix of request kinds (loadgen/workload.hpp) sent
+  /// to url's host and port; url's path, `method` and `body` are then unused
+  /// (validate() refuses a body or a method other than GET with it).
+  std::shared_ptr<const Workload> workload;
+  /// --seed: the seed of the workload's random draws (each thread's
+  /// std::mt19937_64 is seeded from it); random when unset. run_load()
+  /// returns the seed it used in Report::options.seed.
+  std::optional<std::uint64_t> seed;
 
   /// Threads actually used: `threads` (or cores), never more than connections.
   int effective_threads() const;

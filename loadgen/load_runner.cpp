@@ -19,10 +19,12 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <random>
 #include <thread>
 #include <vector>
 
 #include "loadgen/schedule.hpp"
+#include "loadgen/workload.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -49,7 +51,24 @@ struct Run {
   std::optional<OpenLoopSchedule> schedule;
   std::atomic<std::uint64_t> budget_used{0};  // measured requests started (for -n)
   std::atomic<bool> stop{false};
+  LedgerEntry fixed_entry;  // without a workload: what the ledger does with the one request
+  // With a workload: its shared state (latest, sequential) and the kinds'
+  // prepared header lines.
+  const Workload* workload = nullptr;
+  std::unique_ptr<WorkloadState> state;
+  std::optional<RequestWriter> writer;
+  std::uint64_t seed = 0;
 };
+
+constexpr std::size_t kNoKind = static_cast<std::size_t>(-1);
+
+// Each thread's RNG seed, from the run's seed and the thread's index.
+std::uint64_t thread_seed(std::uint64_t seed, int thread) {
+  std::uint64_t z = seed + 0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(thread + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
 
 ErrorClass classify(const beast::error_code& ec, bool timed_out, bool reading) {
   if (timed_out) return ErrorClass::kTimeout;
@@ -65,8 +84,13 @@ ErrorClass classify(const beast::error_code& ec, bool timed_out, bool reading) {
 
 class Worker {
  public:
-  Worker(Run& run, int first_connection, int connections)
-      : run_(run), first_(first_connection), connections_(connections) {}
+  Worker(Run& run, int index, int first_connection, int connections)
+      : run_(run), first_(first_connection), connections_(connections) {
+    if (run_.workload) {
+      drawer_.emplace(*run_.workload, *run_.state, thread_seed(run_.seed, index));
+      kinds.resize(run_.workload->kinds.size());
+    }
+  }
 
   void start() {
     states_.reserve(static_cast<std::size_t>(connections_));
@@ -79,6 +103,8 @@ class Worker {
   void join() { thread_.join(); }
 
   Tally tally;
+  std::vector<Tally> kinds;  // per request kind of the workload (measured)
+  Ledger ledger;             // every request, warm-up included
   Clock::time_point last_answer{};
   std::atomic<std::uint64_t> progress_responses{0};
   std::atomic<std::uint64_t> progress_errors{0};
@@ -93,6 +119,11 @@ class Worker {
     bool timed_out = false;    // the watchdog closed the socket
     bool cut = false;          // the run ended while connecting: not an error
     Clock::time_point deadline{};
+    // With a workload: this request's draw, bytes and ledger entry (buffers
+    // reused from one request to the next).
+    DrawnRequest drawn;
+    std::string request;
+    LedgerEntry entry;
   };
 
   // Counts the connection coroutine out however it ends (an exception
@@ -102,8 +133,11 @@ class Worker {
     ~ActiveGuard() { --active; }
   };
 
-  void error(ErrorClass e, bool measured) {
-    if (measured) ++tally.errors[static_cast<std::size_t>(e)];
+  void error(ErrorClass e, bool measured, std::size_t kind = kNoKind) {
+    if (measured) {
+      ++tally.errors[static_cast<std::size_t>(e)];
+      if (kind != kNoKind) ++kinds[kind].errors[static_cast<std::size_t>(e)];
+    }
     progress_errors.fetch_add(1, std::memory_order_relaxed);
   }
 
@@ -195,6 +229,23 @@ class Worker {
         buffer.clear();
       }
 
+      // The request: the one serialized before the run, or a workload's,
+      // drawn and built now.
+      const std::string* bytes = &run_.request;
+      const LedgerEntry* entry = &run_.fixed_entry;
+      std::size_t kind = kNoKind;
+      bool head = run_.head;
+      if (run_.workload) {
+        drawer_->next(c.drawn);
+        run_.writer->build(c.drawn, c.request);
+        kind = c.drawn.kind;
+        const std::string& method = run_.workload->kinds[kind].method;
+        c.entry = ledger_entry(method, c.drawn.path, c.drawn.body);
+        bytes = &c.request;
+        entry = &c.entry;
+        head = method == "HEAD";
+      }
+
       const auto sent = Clock::now();
       const auto origin = run_.schedule ? due : sent;
       if (run_.schedule && measured && sent - due > kLateThreshold) ++tally.late_sends;
@@ -202,33 +253,48 @@ class Worker {
       c.timed_out = false;
       c.deadline = sent + o.timeout;
 
-      auto [write_ec, written] = co_await asio::async_write(c.socket, asio::buffer(run_.request), kUse);
+      auto [write_ec, written] = co_await asio::async_write(c.socket, asio::buffer(*bytes), kUse);
       if (write_ec) {
         c.in_flight = false;
-        error(classify(write_ec, c.timed_out, /*reading=*/false), measured);
+        error(classify(write_ec, c.timed_out, /*reading=*/false), measured, kind);
+        record(ledger, *entry, 0);  // some of it may have reached the server
         beast::error_code ignored;
         c.socket.close(ignored);
         continue;
       }
       http::response_parser<http::string_body> parser;
       parser.body_limit(std::uint64_t{1} << 32);
-      if (run_.head) parser.skip(true);
+      if (head) parser.skip(true);
       auto [read_ec, read] = co_await http::async_read(c.socket, buffer, parser, kUse);
       c.in_flight = false;
       if (read_ec) {
-        error(classify(read_ec, c.timed_out, /*reading=*/true), measured);
+        error(classify(read_ec, c.timed_out, /*reading=*/true), measured, kind);
+        record(ledger, *entry, 0);
         beast::error_code ignored;
         c.socket.close(ignored);
         continue;
       }
       const auto done = Clock::now();
+      const int status = static_cast<int>(parser.get().result_int());
+      record(ledger, *entry, status);
+      if (run_.workload && run_.workload->uses_latest && status >= 200 && status < 300) {
+        if (const auto id = find_id(parser.get().body())) run_.state->acknowledge_id(*id);
+      }
       if (measured) {
         const auto us = std::chrono::duration_cast<std::chrono::microseconds>(done - origin).count();
-        tally.latency_us.record(static_cast<std::uint64_t>(us > 0 ? us : 0));
-        ++tally.status[parser.get().result_int()];
+        const auto latency = static_cast<std::uint64_t>(us > 0 ? us : 0);
+        tally.latency_us.record(latency);
+        ++tally.status[status];
         ++tally.responses;
         tally.bytes_read += read;
         last_answer = done;
+        if (kind != kNoKind) {
+          Tally& k = kinds[kind];
+          k.latency_us.record(latency);
+          ++k.status[status];
+          ++k.responses;
+          k.bytes_read += read;
+        }
       }
       progress_responses.fetch_add(1, std::memory_order_relaxed);
       if (o.close || !parser.get().keep_alive()) {
@@ -246,6 +312,7 @@ class Worker {
   int connections_;
   asio::io_context ioc_{1};
   std::vector<std::unique_ptr<Connection>> states_;
+  std::optional<RequestDrawer> drawer_;  // with a workload: this thread's RNG
   int active_ = 0;
   std::thread thread_;
 };
@@ -287,8 +354,21 @@ Report run_load(const LoadOptions& options, const std::function<void(const Progr
   LoadOptions effective = options;
   if (!effective.duration && !effective.requests) effective.duration = std::chrono::seconds(10);
 
-  Run run{effective, serialize_request(effective), resolve_and_probe(effective.url, effective.timeout)};
+  if (effective.workload && !effective.seed) {
+    std::random_device device;
+    effective.seed = (std::uint64_t{device()} << 32) | device();
+  }
+  Run run{effective, effective.workload ? std::string() : serialize_request(effective),
+          resolve_and_probe(effective.url, effective.timeout)};
   run.head = effective.method == "HEAD";
+  if (effective.workload) {
+    run.workload = effective.workload.get();
+    run.state = std::make_unique<WorkloadState>(*run.workload);
+    run.writer.emplace(*run.workload, effective);
+    run.seed = *effective.seed;
+  } else {
+    run.fixed_entry = ledger_entry(effective.method, effective.url.target, effective.body);
+  }
   run.start = Clock::now();
   run.measure_start = run.start + effective.warmup;
   run.deadline = effective.duration ? run.measure_start + *effective.duration : Clock::time_point::max();
@@ -302,7 +382,7 @@ Report run_load(const LoadOptions& options, const std::function<void(const Progr
   for (int t = 0; t < threads; ++t) {
     // Spread the remainder over the first threads.
     const int n = effective.connections / threads + (t < effective.connections % threads ? 1 : 0);
-    workers.push_back(std::make_unique<Worker>(run, assigned, n));
+    workers.push_back(std::make_unique<Worker>(run, t, assigned, n));
     assigned += n;
   }
   for (auto& w : workers) w->start();
@@ -335,8 +415,13 @@ Report run_load(const LoadOptions& options, const std::function<void(const Progr
   Report report;
   report.options = effective;
   Clock::time_point last{};
+  if (run.workload) {
+    for (const auto& k : run.workload->kinds) report.kinds.push_back({k.name, Tally{}});
+  }
   for (auto& w : workers) {
     report.tally.merge(w->tally);
+    for (std::size_t k = 0; k < w->kinds.size(); ++k) report.kinds[k].tally.merge(w->kinds[k]);
+    report.ledger.merge(w->ledger);
     last = std::max(last, w->last_answer);
   }
   const auto end = report.tally.responses > 0 ? last : Clock::now();

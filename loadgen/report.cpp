@@ -70,28 +70,41 @@ std::string human_bytes(double b) {
   return buf;
 }
 
+nlohmann::json latency_json(const Histogram& h) {
+  nlohmann::json latency = {{"min", h.min()}, {"mean", h.mean()}};
+  for (auto [name, q] : kPercentiles) latency[name] = h.percentile(q);
+  latency["max"] = h.max();
+  return latency;
+}
+
+nlohmann::json status_json(const Tally& t) {
+  nlohmann::json status = nlohmann::json::object();
+  for (auto [code, n] : t.status) status[std::to_string(code)] = n;
+  return status;
+}
+
+nlohmann::json errors_json(const Tally& t) {
+  nlohmann::json errors = nlohmann::json::object();
+  for (std::size_t i = 0; i < kErrorClasses; ++i)
+    errors[std::string(to_string(static_cast<ErrorClass>(i)))] = t.errors[i];
+  return errors;
+}
+
 }  // namespace
 
 nlohmann::json Report::to_json() const {
   const auto& o = options;
-  const auto& h = tally.latency_us;
-  nlohmann::json latency = {{"min", h.min()}, {"mean", h.mean()}};
-  for (auto [name, q] : kPercentiles) latency[name] = h.percentile(q);
-  latency["max"] = h.max();
-  nlohmann::json status = nlohmann::json::object();
-  for (auto [code, n] : tally.status) status[std::to_string(code)] = n;
-  nlohmann::json errors = nlohmann::json::object();
-  for (std::size_t i = 0; i < kErrorClasses; ++i)
-    errors[std::string(to_string(static_cast<ErrorClass>(i)))] = tally.errors[i];
   auto seconds = [](std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); };
-  nlohmann::json target = {{"url", "http://" + o.url.authority() + o.url.target},
-                           {"method", o.method},
+  // With a workload the URL gives only the host and port, and the method
+  // and body vary per kind (see "kinds").
+  nlohmann::json target = {{"url", "http://" + o.url.authority() + (o.workload ? std::string() : o.url.target)},
+                           {"method", o.workload ? nlohmann::json(nullptr) : nlohmann::json(o.method)},
                            {"connections", o.connections},
                            {"threads", o.effective_threads()},
                            {"keep_alive", !o.close},
                            {"timeout_s", seconds(o.timeout)},
                            {"warmup_s", seconds(o.warmup)},
-                           {"body_bytes", o.body.size()}};
+                           {"body_bytes", o.workload ? nlohmann::json(nullptr) : nlohmann::json(o.body.size())}};
   target["duration_s"] = o.duration ? nlohmann::json(seconds(*o.duration)) : nlohmann::json(nullptr);
   target["requests"] = o.requests ? nlohmann::json(*o.requests) : nlohmann::json(nullptr);
   target["rate"] = o.rate ? nlohmann::json(*o.rate) : nlohmann::json(nullptr);
@@ -102,12 +115,12 @@ nlohmann::json Report::to_json() const {
                         {"requests_per_s", requests_per_s()},
                         {"bytes_read", tally.bytes_read},
                         {"bytes_per_s", bytes_per_s()},
-                        {"status", status},
-                        {"errors", errors},
+                        {"status", status_json(tally)},
+                        {"errors", errors_json(tally)},
                         {"errors_total", tally.error_total()},
                         {"connections_opened", tally.connects},
                         {"reconnects", tally.reconnects},
-                        {"latency_us", latency},
+                        {"latency_us", latency_json(tally.latency_us)},
                         {"peak_rss_mb", peak_rss_mb},
                         {"reached", reached}};
   if (o.rate) {
@@ -118,6 +131,24 @@ nlohmann::json Report::to_json() const {
   } else {
     doc["open_loop"] = nullptr;
   }
+  if (o.workload) {
+    doc["workload"] = {{"name", o.workload->name},
+                       {"file", o.workload->file},
+                       {"seed", o.seed ? nlohmann::json(*o.seed) : nlohmann::json(nullptr)}};
+    nlohmann::json kinds_doc = nlohmann::json::object();
+    for (const auto& k : kinds) {
+      kinds_doc[k.name] = {{"requests", k.tally.responses},
+                           {"status", status_json(k.tally)},
+                           {"errors", errors_json(k.tally)},
+                           {"errors_total", k.tally.error_total()},
+                           {"latency_us", latency_json(k.tally.latency_us)}};
+    }
+    doc["kinds"] = kinds_doc;
+  } else {
+    doc["workload"] = nullptr;
+    doc["kinds"] = nullptr;
+  }
+  doc["ledger"] = ledger.to_json();
   return doc;
 }
 
@@ -126,8 +157,16 @@ std::string Report::to_text() const {
   const auto& h = tally.latency_us;
   std::ostringstream s;
   char line[256];
-  s << (o.rate ? "open loop" : "closed loop") << " " << o.method << " http://" << o.url.authority() << o.url.target
-    << ": " << o.connections << (o.connections == 1 ? " connection, " : " connections, ") << o.effective_threads()
+  if (o.workload) {
+    s << (o.rate ? "open loop" : "closed loop") << " workload "
+      << (o.workload->name.empty() ? "" : o.workload->name + " ") << "(" << o.workload->kinds.size()
+      << (o.workload->kinds.size() == 1 ? " kind" : " kinds");
+    if (o.seed) s << ", seed " << *o.seed;
+    s << ") http://" << o.url.authority();
+  } else {
+    s << (o.rate ? "open loop" : "closed loop") << " " << o.method << " http://" << o.url.authority() << o.url.target;
+  }
+  s << ": " << o.connections << (o.connections == 1 ? " connection, " : " connections, ") << o.effective_threads()
     << (o.effective_threads() == 1 ? " thread" : " threads")
     << (o.close ? ", a new connection per request" : ", keep-alive") << "\n";
   std::snprintf(line, sizeof line, "  %llu requests in %.2fs, %s read\n",
@@ -167,7 +206,49 @@ std::string Report::to_text() const {
     }
     s << ")";
   }
+  if (!kinds.empty()) {
+    // One line per kind of the workload; share is of all responses.
+    std::snprintf(line, sizeof line, "\n  Kinds:\n    %-16s %9s %6s %7s %9s %9s %9s  %s", "kind", "requests", "share",
+                  "errors", "p50", "p99", "max", "status");
+    s << line;
+    for (const auto& k : kinds) {
+      const auto& t = k.tally;
+      const double share =
+          tally.responses ? 100.0 * static_cast<double>(t.responses) / static_cast<double>(tally.responses) : 0.0;
+      std::snprintf(line, sizeof line, "\n    %-16s %9llu %5.1f%% %7llu %9s %9s %9s ", k.name.c_str(),
+                    static_cast<unsigned long long>(t.responses), share,
+                    static_cast<unsigned long long>(t.error_total()),
+                    human_time(static_cast<double>(t.latency_us.percentile(0.50))).c_str(),
+                    human_time(static_cast<double>(t.latency_us.percentile(0.99))).c_str(),
+                    human_time(static_cast<double>(t.latency_us.max())).c_str());
+      s << line;
+      if (t.status.empty()) s << " none";
+      for (auto [code, n] : t.status) s << " " << code << "=" << n;
+    }
+  }
   s << "\n  Connections opened: " << tally.connects << ", reconnects: " << tally.reconnects << "\n";
+  {
+    // What the server acknowledged, for checking the database afterwards.
+    const auto& l = ledger;
+    std::uint64_t increments = 0, increments_unknown = 0;
+    for (const auto& [name, n] : l.counters) increments += n;
+    for (const auto& [name, n] : l.counters_unknown) increments_unknown += n;
+    const auto& t = l.transfers;
+    std::string parts;
+    const auto part = [&](const std::string& text) { parts += (parts.empty() ? "" : "; ") + text; };
+    if (l.inserts || l.inserts_unknown) {
+      part("rows inserted " + std::to_string(l.inserts) + " (+" + std::to_string(l.inserts_unknown) + " unknown)");
+    }
+    if (increments || increments_unknown || !l.counters.empty() || !l.counters_unknown.empty()) {
+      part("counter increments " + std::to_string(increments) + " over " + std::to_string(l.counters.size()) +
+           " names (+" + std::to_string(increments_unknown) + " unknown)");
+    }
+    if (t.ok || t.refused || t.failed || t.unknown) {
+      part("transfers " + std::to_string(t.ok) + " ok, " + std::to_string(t.refused) + " refused, " +
+           std::to_string(t.failed) + " failed, " + std::to_string(t.unknown) + " unknown");
+    }
+    if (!parts.empty()) s << "  Acknowledged (warm-up included): " << parts << "\n";
+  }
   std::snprintf(line, sizeof line, "  Peak memory: %.1f MiB\n", peak_rss_mb);
   s << line;
   if (!reached) s << "  The target could not be reached.\n";

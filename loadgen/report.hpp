@@ -8,10 +8,12 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/histogram.hpp"
 #include "loadgen/load_options.hpp"
 #include "loadgen/schedule.hpp"
+#include "loadgen/workload.hpp"
 
 namespace busylab::loadgen {
 
@@ -34,9 +36,23 @@ struct Tally {
   std::uint64_t error_total() const;
 };
 
+/// The measured figures of one request kind of a workload.
+struct KindTally {
+  std::string name;
+  Tally tally;  // responses, status, errors, bytes_read and latency_us are kept per kind
+};
+
 struct Report {
-  LoadOptions options;
+  LoadOptions options;  // as run: duration defaulted, seed set when there is a workload
   Tally tally;
+  /// With a workload: one per request kind, in the file's order, measured
+  /// like `tally` (warm-up excluded). Their responses add up to
+  /// tally.responses and their errors to tally's, except connect errors,
+  /// which belong to no kind (nothing was sent). Empty without a workload.
+  std::vector<KindTally> kinds;
+  /// What the server acknowledged, from every request of the run, warm-up
+  /// included (workload or not).
+  Ledger ledger;
   double duration_s = 0;   // measured window: end of warm-up to last answer
   double peak_rss_mb = 0;  // the generator's own peak memory
   bool reached = true;     // false: no connection to the target ever worked

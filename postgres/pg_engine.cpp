@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <iterator>
+#include <optional>
 #include <cstring>
 
 #include "common/thread_role.hpp"
@@ -61,9 +63,20 @@ constexpr const char* kSql[] = {
     "SELECT value FROM counters WHERE name = $1 FOR UPDATE",
     "INSERT INTO counters(name, value) VALUES($1, 0) ON CONFLICT (name) DO NOTHING",
     "UPDATE counters SET value = $2 WHERE name = $1",
+    "UPDATE rows SET payload = $2 WHERE id = $1",
+    "SELECT id, balance FROM accounts WHERE id IN ($1, $2) ORDER BY id",
+    // Both rows locked in id order: two transfers between the same accounts
+    // in opposite directions wait for each other instead of deadlocking.
+    "SELECT id, balance FROM accounts WHERE id IN ($1, $2) ORDER BY id FOR UPDATE",
+    "UPDATE accounts SET balance = $2 WHERE id = $1",
+    "SELECT balance FROM accounts WHERE id = $1",
+    "SELECT count(*), coalesce(sum(balance), 0) FROM accounts",
 };
-constexpr const char* kNames[] = {"busylab_insert",  "busylab_count",  "busylab_get",   "busylab_read",
-                                  "busylab_read_fu", "busylab_create", "busylab_update"};
+constexpr const char* kNames[] = {"busylab_insert",   "busylab_count",       "busylab_get",         "busylab_read",
+                                  "busylab_read_fu",  "busylab_create",      "busylab_update",      "busylab_put",
+                                  "busylab_balances", "busylab_balances_fu", "busylab_set_balance", "busylab_balance",
+                                  "busylab_total"};
+static_assert(std::size(kSql) == std::size(kNames));
 
 constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS rows("
@@ -71,7 +84,10 @@ constexpr const char* kSchema =
     "  payload TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE IF NOT EXISTS counters("
     "  name TEXT PRIMARY KEY,"
-    "  value BIGINT NOT NULL)";
+    "  value BIGINT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS accounts("
+    "  id BIGINT PRIMARY KEY,"
+    "  balance BIGINT NOT NULL)";
 
 // libpq's messages end in a newline and may span lines ("...failed:
 // Connection refused\n\tIs the server running..."): one line for logs and bodies.
@@ -102,7 +118,7 @@ const char* begin_sql(TransactionMode mode) {
     case TransactionMode::kImmediate:
       return "BEGIN";
     case TransactionMode::kExclusive:
-      return "BEGIN; LOCK TABLE rows, counters IN SHARE ROW EXCLUSIVE MODE";
+      return "BEGIN; LOCK TABLE rows, counters, accounts IN SHARE ROW EXCLUSIVE MODE";
   }
   return "BEGIN";
 }
@@ -205,6 +221,15 @@ std::string PgConnection::query_text(std::string_view sql) {
   return r.rows() > 0 ? r.text_at(0, 0) : std::string();
 }
 
+std::vector<std::pair<std::string, std::string>> PgConnection::query_pairs(std::string_view sql) {
+  const std::string text(sql);
+  Result r(PQexec(conn_, text.c_str()));
+  if (PQresultStatus(r.r) != PGRES_TUPLES_OK) fail(text.c_str(), std::exchange(r.r, nullptr));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (int i = 0; i < r.rows(); ++i) out.emplace_back(r.text_at(i, 0), r.text_at(i, 1));
+  return out;
+}
+
 std::string PgConnection::literal(std::string_view text) {
   char* quoted = PQescapeLiteral(conn_, text.data(), text.size());
   if (!quoted) fail("escape", nullptr);
@@ -227,6 +252,25 @@ PgConnection::Result PgConnection::exec_prepared(Stmt stmt, std::initializer_lis
   const auto status = PQresultStatus(r.r);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(kSql[stmt], std::exchange(r.r, nullptr));
   return r;
+}
+
+void PgConnection::create_initial_data(const InitialData& data) {
+  // One transaction, only into empty tables (see the SQLite engine's twin).
+  // The rows get their ids from the identity, 1..N in an empty table, so
+  // later inserts continue after them.
+  exec("BEGIN; LOCK TABLE rows, accounts IN SHARE ROW EXCLUSIVE MODE");
+  try {
+    exec("INSERT INTO rows(payload) SELECT substr(md5(g::text) || md5((-g)::text) || md5((g + 1)::text) || "
+         "md5((g + 2)::text), 1, 100) FROM generate_series(1, " +
+         std::to_string(data.rows) + ") g WHERE NOT EXISTS (SELECT 1 FROM rows) ORDER BY g");
+    exec("INSERT INTO accounts(id, balance) SELECT g, " + std::to_string(data.initial_balance) +
+         " FROM generate_series(1, " + std::to_string(data.accounts) +
+         ") g WHERE NOT EXISTS (SELECT 1 FROM accounts)");
+    commit();
+  } catch (...) {
+    rollback_quietly();
+    throw;
+  }
 }
 
 std::int64_t PgConnection::count() {
@@ -278,10 +322,72 @@ void PgConnection::body(const Operation& op, TransactionMode mode, OpOutcome& ou
     case OpKind::kSeed:
       exec_prepared(kInsert, {"seed"});
       return;
+    case OpKind::kUpdateRow: {
+      if (op.text.find('\0') != std::string::npos)
+        throw PgError("22021", false, "a PostgreSQL text value cannot hold a NUL character");
+      const std::string id = std::to_string(op.id);
+      const Result r = exec_prepared(kUpdateRow, {id.c_str(), op.text.c_str()});
+      out.value = op.id;
+      if (std::string_view(PQcmdTuples(r.r)) == "0") out.errc = Errc::kNotFound;
+      return;
+    }
+    case OpKind::kTransfer:
+      transfer(op, mode, out);
+      return;
+    case OpKind::kGetAccount: {
+      const std::string id = std::to_string(op.id);
+      const Result r = exec_prepared(kBalance, {id.c_str()});
+      out.value = op.id;
+      if (r.rows() > 0)
+        out.value2 = r.int_at(0, 0);
+      else
+        out.errc = Errc::kNotFound;
+      return;
+    }
+    case OpKind::kAccountsTotal: {
+      const Result r = exec_prepared(kTotal, {});
+      out.value = r.int_at(0, 0);
+      out.value2 = r.int_at(0, 1);
+      return;
+    }
     case OpKind::kCustom:
       break;
   }
   throw PgError("", false, "custom operations run on SQLite only");
+}
+
+void PgConnection::transfer(const Operation& op, TransactionMode mode, OpOutcome& out) {
+  // Read both balances, refuse an overdraft, write both, as on SQLite.
+  // Deferred runs under REPEATABLE READ with plain reads: a balance changed
+  // since the snapshot fails the UPDATE with 40001. Otherwise both rows are
+  // locked by the read (FOR UPDATE) until COMMIT.
+  const std::string from = std::to_string(op.id), to = std::to_string(op.id2);
+  const Result r = exec_prepared(mode == TransactionMode::kDeferred ? kBalances : kBalancesForUpdate,
+                                 {from.c_str(), to.c_str()});
+  std::optional<std::int64_t> from_balance, to_balance;
+  for (int i = 0; i < r.rows(); ++i) {
+    if (r.int_at(i, 0) == op.id) from_balance = r.int_at(i, 1);
+    if (r.int_at(i, 0) == op.id2) to_balance = r.int_at(i, 1);
+  }
+  if (!from_balance || !to_balance) {
+    out.errc = Errc::kNotFound;
+    out.value = from_balance ? op.id2 : op.id;
+    out.message = "no account " + std::to_string(out.value);
+    return;
+  }
+  if (*from_balance < op.amount) {
+    out.errc = Errc::kInsufficientFunds;
+    out.value = *from_balance;
+    out.message = "account " + from + " holds " + std::to_string(*from_balance) + ", less than " +
+                  std::to_string(op.amount);
+    return;
+  }
+  const std::string from_after = std::to_string(*from_balance - op.amount);
+  const std::string to_after = std::to_string(*to_balance + op.amount);
+  exec_prepared(kSetBalance, {from.c_str(), from_after.c_str()});
+  exec_prepared(kSetBalance, {to.c_str(), to_after.c_str()});
+  out.value = *from_balance - op.amount;
+  out.value2 = *to_balance + op.amount;
 }
 
 void PgConnection::commit() {
@@ -336,6 +442,11 @@ OpOutcome PgConnection::run(const Operation& op, TransactionMode mode) {
       } else {
         exec(begin_sql(mode));
         body(op, mode, out);
+        if (is_declined(out.errc)) {
+          // Refused by the operation (no such row, an overdraft): nothing kept.
+          exec("ROLLBACK");
+          return out;
+        }
         commit();
       }
       count_commit(stats_, 1);
@@ -463,6 +574,10 @@ std::vector<OpOutcome> PgConnection::run_batch(std::span<const Operation* const>
       exec("SAVEPOINT op");
       if (op.kind == OpKind::kSeed) outs[i].value = count();
       body(op, TransactionMode::kImmediate, outs[i]);
+      if (is_declined(outs[i].errc)) {
+        exec("ROLLBACK TO op; RELEASE op");
+        continue;
+      }
       if (op.kind == OpKind::kSeed) outs[i].value2 = count();
       exec("RELEASE op");
       ++succeeded;
@@ -502,6 +617,7 @@ void PgEngine::prepare() {
   try {
     PgConnection c(options(), stats_);
     c.exec(kSchema);
+    c.create_initial_data(options().initial);
     const std::string sync = c.query_text("SHOW synchronous_commit");
     const char* expected = options().synchronous_commit() ? "on" : "off";
     if (sync != expected)
@@ -553,11 +669,15 @@ PgCheck pg_check(const std::string& url, const std::string& counter) {
     const std::string value = c.query_text("SELECT value FROM counters WHERE name = " + c.literal(counter));
     check.counter = value.empty() ? 0 : to_int(value.c_str());
   }
+  for (const auto& [name, value] : c.query_pairs("SELECT name, value FROM counters"))
+    check.counters[name] = to_int(value.c_str());
+  for (const auto& [id, balance] : c.query_pairs("SELECT id, balance FROM accounts"))
+    check.balances[to_int(id.c_str())] = to_int(balance.c_str());
   return check;
 }
 
 void pg_reset(const std::string& url) {
-  admin_connection(url)->exec("DROP TABLE IF EXISTS rows, counters");
+  admin_connection(url)->exec("DROP TABLE IF EXISTS rows, counters, accounts");
 }
 
 }  // namespace busylab

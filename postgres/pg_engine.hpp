@@ -15,6 +15,7 @@
 // Errors map onto the same Errc as SQLite's (see classify_pg).
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,11 +60,32 @@ class PgConnection final : public Connection {
   void exec(std::string_view sql);
   /// Runs a query returning one value as text ("" when no row). Throws PgError.
   std::string query_text(std::string_view sql);
+  /// Fills empty tables with `data` (rows 1..N, the bank's accounts) in one
+  /// transaction. Throws PgError.
+  void create_initial_data(const InitialData& data);
+  /// The first two columns of every row, as text. Throws PgError.
+  std::vector<std::pair<std::string, std::string>> query_pairs(std::string_view sql);
   /// `text` quoted as an SQL string literal. Throws PgError.
   std::string literal(std::string_view text);
 
  private:
-  enum Stmt { kInsert, kCount, kGet, kRead, kReadForUpdate, kCreateCounter, kUpdateCounter, kStmtCount };
+  enum Stmt {
+    kInsert,
+    kCount,
+    kGet,
+    kRead,
+    kReadForUpdate,
+    kCreateCounter,
+    kUpdateCounter,
+    kUpdateRow,
+    kBalances,
+    kBalancesForUpdate,
+    kSetBalance,
+    kBalance,
+    kTotal,
+    kStmtCount
+  };
+  void transfer(const Operation& op, TransactionMode mode, OpOutcome& out);
   struct Result;
 
   void prepare(Stmt stmt);
@@ -108,6 +130,8 @@ struct PgCheck {
   std::int64_t rows = -1;
   std::int64_t distinct_ids = -1;
   std::int64_t counter = -1;
+  std::map<std::string, std::int64_t> counters;   // every counter
+  std::map<std::int64_t, std::int64_t> balances;  // every account
 };
 PgCheck pg_check(const std::string& url, const std::string& counter);
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/operation.hpp"
 #include "server/server_options.hpp"
 #include "server/stats.hpp"
 
@@ -61,6 +62,10 @@ class Handlers {
 
  private:
   boost::asio::awaitable<HttpResponse> dispatch(const HttpRequest& request);
+  /// Runs `op` through the strategy, again after a lock or serialization
+  /// conflict as database.retry allows (a conflict is always rolled back:
+  /// nothing of the failed try is in the database).
+  boost::asio::awaitable<OpOutcome> execute(Operation op);
 
   const Config& config_;
   Strategy& strategy_;

@@ -46,7 +46,8 @@ namespace busylab {
 std::string ShutdownSummary::line() const {
   std::string s = "busylab: stopped" + std::string(forced ? " (grace period ran out)" : "") + ": " +
                   std::to_string(requests) + " requests, " + std::to_string(writes_acknowledged) +
-                  " writes acknowledged (" + std::to_string(writes_committed) + " committed), " +
+                  " writes acknowledged (" + std::to_string(writes_committed) + " committed, " +
+                  std::to_string(rows_inserted) + " rows inserted), " +
                   std::to_string(busy_errors + busy_snapshot_errors) + " busy errors (" +
                   std::to_string(busy_snapshot_errors) + " BUSY_SNAPSHOT), " + std::to_string(pool_timeouts) +
                   " pool timeouts, " + std::to_string(shed) + " shed";
@@ -579,6 +580,7 @@ ShutdownSummary HttpServer::run() {
   summary.requests = m.stats.requests();
   summary.writes_acknowledged = m.stats.acknowledged();
   summary.writes_committed = m.db_stats.writes_committed.load();
+  summary.rows_inserted = rows_inserted(m.stats);
   summary.busy_errors = m.db_stats.busy_failures.load();
   summary.busy_snapshot_errors = m.db_stats.busy_snapshot_failures.load();
   const auto strategy_stats = m.strategy->stats_json();

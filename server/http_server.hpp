@@ -33,6 +33,7 @@ struct ShutdownSummary {
   std::uint64_t requests = 0;
   std::uint64_t writes_acknowledged = 0;
   std::uint64_t writes_committed = 0;
+  std::uint64_t rows_inserted = 0;  // acknowledged inserts (POST /rows 201, GET /seed 200)
   std::uint64_t busy_errors = 0;
   std::uint64_t busy_snapshot_errors = 0;
   std::uint64_t pool_timeouts = 0;

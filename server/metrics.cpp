@@ -5,6 +5,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <nlohmann/json.hpp>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -158,6 +159,39 @@ class BusylabCollector : public prometheus::Collectable {
     f.counter("busylab_sqlite_connections_opened_total", "SQLite connections opened", load(db_.connections_opened));
     f.counter("busylab_sqlite_connections_replaced_total", "Connections closed after a fatal error and reopened",
               load(db_.connections_replaced));
+    retries(f);
+  }
+
+  // database.retry: tries per committed write as a histogram (le = tries),
+  // retries, and the requests that gave up, by reason and last failure.
+  void retries(Families& f) const {
+    ClientMetric m;
+    std::uint64_t cumulative = 0, sum = 0;
+    for (std::size_t i = 0; i < DbStats::kTryBuckets; ++i) {
+      const auto n = db_.write_tries[i].load(std::memory_order_relaxed);
+      cumulative += n;
+      sum += n * (i + 1);  // the last bucket counts its tries as 16
+      if (i + 1 < DbStats::kTryBuckets) m.histogram.bucket.push_back({cumulative, static_cast<double>(i + 1)});
+    }
+    m.histogram.sample_count = cumulative;
+    m.histogram.sample_sum = static_cast<double>(sum);
+    f.family("busylab_retry_tries_per_write", "Tries each committed write took (1 = no retry; database.retry)",
+             MetricType::Histogram)
+        .metric.push_back(std::move(m));
+    f.counter("busylab_retries_total", "Transactions run again after a lock or serialization conflict",
+              load(db_.retries));
+    f.counter("busylab_retry_committed_total", "Writes committed on a second or later try",
+              load(db_.committed_after_retry));
+    const std::tuple<const char*, const char*, const std::atomic<std::uint64_t>*> gave_up[] = {
+        {"max_tries", "busy", &db_.retry_gave_up_tries_busy},
+        {"max_tries", "busy_snapshot", &db_.retry_gave_up_tries_snapshot},
+        {"deadline", "busy", &db_.retry_gave_up_deadline_busy},
+        {"deadline", "busy_snapshot", &db_.retry_gave_up_deadline_snapshot}};
+    for (const auto& [reason, cause, counter] : gave_up) {
+      f.counter("busylab_retry_gave_up_total",
+                "Requests answered with their conflict after database.retry ran out, by reason and last failure",
+                load(*counter), {{"reason", reason}, {"cause", cause}});
+    }
   }
 
   void pools(Families& f) const {

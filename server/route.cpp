@@ -24,6 +24,14 @@ std::string_view to_string(Route r) {
       return "metrics";
     case Route::kDashboard:
       return "dashboard";
+    case Route::kRowsUpdate:
+      return "rows_update";
+    case Route::kTransfer:
+      return "transfer";
+    case Route::kAccountGet:
+      return "account_get";
+    case Route::kAccountsTotal:
+      return "accounts_total";
     default:
       return "unknown";
   }

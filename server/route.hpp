@@ -18,6 +18,10 @@ enum class Route : std::uint8_t {
   kSeed,
   kMetrics,
   kDashboard,
+  kRowsUpdate,
+  kTransfer,
+  kAccountGet,
+  kAccountsTotal,
   kUnknown,  // no route matched, or the request could not be parsed
   kCount_,
 };

@@ -38,8 +38,20 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
   if (path == "/rows/count") return found(Route::kRowsCount, method, "GET");
   if (starts_with(path, "/rows/")) {
     const auto rest = path.substr(6);
+    if (!rest.empty() && rest.find('/') == std::string_view::npos) {
+      // One path, two routes: GET (and HEAD) reads the row, PUT updates it.
+      RouteMatch m = method == "PUT" ? found(Route::kRowsUpdate, method, "PUT", std::string(rest))
+                                     : found(Route::kRowsGet, method, "GET", std::string(rest));
+      m.allow = "GET, HEAD, PUT";
+      return m;
+    }
+  }
+  if (path == "/transfer") return found(Route::kTransfer, method, "POST");
+  if (path == "/accounts/total") return found(Route::kAccountsTotal, method, "GET");
+  if (starts_with(path, "/accounts/")) {
+    const auto rest = path.substr(10);
     if (!rest.empty() && rest.find('/') == std::string_view::npos)
-      return found(Route::kRowsGet, method, "GET", std::string(rest));
+      return found(Route::kAccountGet, method, "GET", std::string(rest));
   }
   constexpr std::string_view kCounters = "/counters/";
   constexpr std::string_view kIncrement = "/increment";

@@ -68,7 +68,11 @@ nlohmann::json ServerOptions::to_json() const {
 }
 
 nlohmann::json Config::to_json() const {
-  return {{"server", server.to_json()}, {"database", database.to_json()}, {"pool", pool.to_json()}};
+  return {{"server", server.to_json()},
+          {"database", database.to_json()},
+          {"pool", pool.to_json()},
+          {"data", {{"rows", database.initial.rows}}},
+          {"bank", {{"accounts", database.initial.accounts}, {"initial_balance", database.initial.initial_balance}}}};
 }
 
 Config config_from_json(const nlohmann::json& doc, std::string_view origin) {
@@ -81,6 +85,13 @@ Config config_from_json(const nlohmann::json& doc, std::string_view origin) {
     c.database = DatabaseOptions::from_config(database);
     auto pool = top.child("pool");
     c.pool = PoolOptions::from_config(pool);
+    auto data = top.child("data");
+    data.read("rows", c.database.initial.rows, 0, 100'000'000);
+    data.finish();
+    auto bank = top.child("bank");
+    bank.read("accounts", c.database.initial.accounts, 0, 10'000'000);
+    bank.read("initial_balance", c.database.initial.initial_balance, 0, 1'000'000'000'000);
+    bank.finish();
     // Free text for the file's reader; accepted and ignored.
     std::string description;
     top.read("description", description);

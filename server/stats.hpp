@@ -81,4 +81,9 @@ class ServerStats {
   std::atomic<std::uint64_t> accept_errors_{0};
 };
 
+/// Inserts answered 2xx: POST /rows (201) and GET /seed (200).
+inline std::uint64_t rows_inserted(const ServerStats& stats) {
+  return stats.count(Route::kRowsInsert, 201) + stats.count(Route::kSeed, 200);
+}
+
 }  // namespace busylab

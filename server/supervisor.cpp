@@ -396,6 +396,7 @@ class Supervisor {
     ShutdownSummary s;
     s.requests = t.server->requests();
     s.writes_acknowledged = t.server->acknowledged();
+    s.rows_inserted = rows_inserted(*t.server);
     s.writes_committed = t.db->writes_committed.load();
     s.busy_errors = t.db->busy_failures.load();
     s.busy_snapshot_errors = t.db->busy_snapshot_failures.load();

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <optional>
+
 #include "engine/db_stats.hpp"
 #include "sqlite/database.hpp"
 #include "sqlite/sqlite_error.hpp"
@@ -51,6 +53,45 @@ std::int64_t insert_step(Database& db, std::string_view payload) {
   return sqlite3_last_insert_rowid(db.handle());
 }
 
+std::optional<std::int64_t> balance_step(Database& db, std::int64_t id) {
+  Statement& s = db.cached("SELECT balance FROM accounts WHERE id = ?1");
+  s.bind(1, id);
+  std::optional<std::int64_t> balance;
+  if (s.step()) balance = s.column_int64(0);
+  s.reset();
+  return balance;
+}
+
+// Read both balances, refuse an overdraft, write both back: read-then-write
+// on purpose, as an application's ORM does it, so that a deferred
+// transaction meets SQLite's lock upgrade (BUSY / BUSY_SNAPSHOT).
+void transfer_step(Database& db, const Operation& op, OpOutcome& out) {
+  const auto from = balance_step(db, op.id);
+  const auto to = balance_step(db, op.id2);
+  if (!from || !to) {
+    out.errc = Errc::kNotFound;
+    out.value = from ? op.id2 : op.id;
+    out.message = "no account " + std::to_string(out.value);
+    return;
+  }
+  if (*from < op.amount) {
+    out.errc = Errc::kInsufficientFunds;
+    out.value = *from;
+    out.message = "account " + std::to_string(op.id) + " holds " + std::to_string(*from) + ", less than " +
+                  std::to_string(op.amount);
+    return;
+  }
+  Statement& w = db.cached("UPDATE accounts SET balance = ?2 WHERE id = ?1");
+  w.bind(1, op.id).bind(2, *from - op.amount);
+  w.step();
+  w.reset();
+  w.bind(1, op.id2).bind(2, *to + op.amount);
+  w.step();
+  w.reset();
+  out.value = *from - op.amount;
+  out.value2 = *to + op.amount;
+}
+
 // The SQL of each kind. A custom operation (tests) brings its own steps.
 void body_step(Database& db, const Operation& op, OpOutcome& out) {
   if (op.body) return op.body(db, out);
@@ -94,6 +135,38 @@ void body_step(Database& db, const Operation& op, OpOutcome& out) {
     case OpKind::kSeed:
       insert_step(db, "seed");
       return;
+    case OpKind::kUpdateRow: {
+      Statement& s = db.cached("UPDATE rows SET payload = ?2 WHERE id = ?1");
+      s.bind(1, op.id).bind(2, op.text);
+      s.step();
+      s.reset();
+      out.value = op.id;
+      if (sqlite3_changes(db.handle()) == 0) out.errc = Errc::kNotFound;
+      return;
+    }
+    case OpKind::kTransfer:
+      transfer_step(db, op, out);
+      return;
+    case OpKind::kGetAccount: {
+      Statement& s = db.cached("SELECT balance FROM accounts WHERE id = ?1");
+      s.bind(1, op.id);
+      if (s.step())
+        out.value2 = s.column_int64(0);
+      else
+        out.errc = Errc::kNotFound;
+      out.value = op.id;
+      s.reset();
+      return;
+    }
+    case OpKind::kAccountsTotal: {
+      // One statement: one snapshot, so the total is consistent.
+      Statement& s = db.cached("SELECT COUNT(*), COALESCE(SUM(balance), 0) FROM accounts");
+      s.step();
+      out.value = s.column_int64(0);
+      out.value2 = s.column_int64(1);
+      s.reset();
+      return;
+    }
     case OpKind::kCustom:
       break;
   }
@@ -190,6 +263,36 @@ void create_schema(Database& db) {
       "CREATE TABLE IF NOT EXISTS counters("
       "  name TEXT PRIMARY KEY,"
       "  value INTEGER NOT NULL)");
+  db.exec(
+      "CREATE TABLE IF NOT EXISTS accounts("
+      "  id INTEGER PRIMARY KEY,"
+      "  balance INTEGER NOT NULL)");
+}
+
+void create_initial_data(Database& db, const InitialData& data) {
+  // One transaction, and only into empty tables: several processes starting
+  // at once, or a restart on an existing file, create nothing twice.
+  db.run("BEGIN IMMEDIATE");
+  try {
+    if (data.rows > 0 && db.query_int("SELECT COUNT(*) FROM rows") == 0) {
+      Statement s(db.handle(),
+                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) "
+                  "INSERT INTO rows(id, payload) SELECT i, substr(hex(randomblob(50)), 1, 100) FROM n");
+      s.bind(1, data.rows);
+      s.step();
+    }
+    if (data.accounts > 0 && db.query_int("SELECT COUNT(*) FROM accounts") == 0) {
+      Statement s(db.handle(),
+                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) "
+                  "INSERT INTO accounts(id, balance) SELECT i, ?2 FROM n");
+      s.bind(1, data.accounts).bind(2, data.initial_balance);
+      s.step();
+    }
+    db.run("COMMIT");
+  } catch (...) {
+    rollback_quietly(db);
+    throw;
+  }
 }
 
 OpOutcome run_operation(Database& db, const Operation& op, TransactionMode mode) {
@@ -206,6 +309,13 @@ OpOutcome run_operation(Database& db, const Operation& op, TransactionMode mode)
       if (has_before(op)) before_step(db, op, out);
       db.run(begin_sql(mode));
       body_step(db, op, out);
+      if (is_declined(out.errc)) {
+        // The operation refused (no such row, an overdraft): nothing it
+        // did is kept, and nothing was committed.
+        db.run("ROLLBACK");
+        finish_wait(db, out);
+        return out;
+      }
       db.run("COMMIT");
       count_commit(db, 1);
       // The write is committed from here on: a failing read after it must
@@ -274,6 +384,12 @@ std::vector<OpOutcome> run_batch(Database& db, std::span<const Operation* const>
       db.run("SAVEPOINT op");
       if (has_before(op)) before_step(db, op, outs[i]);
       body_step(db, op, outs[i]);
+      if (is_declined(outs[i].errc)) {
+        // Refused by the operation itself: its savepoint goes, the batch goes on.
+        db.run("ROLLBACK TO op");
+        db.run("RELEASE op");
+        continue;
+      }
       if (has_after(op)) after_step(db, op, outs[i]);
       db.run("RELEASE op");
       ++succeeded;

@@ -15,6 +15,10 @@ class Database;
 /// Creates the tables if missing. Throws SqliteError.
 void create_schema(Database& db);
 
+/// Fills empty tables with `data` (rows 1..N, the bank's accounts) in one
+/// transaction; tables that hold anything are left alone. Throws SqliteError.
+void create_initial_data(Database& db, const InitialData& data);
+
 /// Runs one operation on its own: reads in autocommit, writes in a
 /// transaction opened with `mode` and committed before returning. Never
 /// throws for SQLite errors: they come back as the outcome's errc, with the

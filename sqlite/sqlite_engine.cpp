@@ -30,13 +30,17 @@ void SqliteEngine::prepare() {
   try {
     // SQLite answers PRAGMA journal_mode with the mode it actually uses;
     // refusing to start beats measuring a different mode than asked for.
-    Statement mode(db.handle(), "PRAGMA journal_mode");
-    const std::string actual = mode.step() ? mode.column_text(0) : std::string();
+    std::string actual;
+    {
+      Statement mode(db.handle(), "PRAGMA journal_mode");
+      if (mode.step()) actual = mode.column_text(0);
+    }  // finalized: a statement still running would keep COMMIT from completing
     if (actual != to_string(options().journal_mode)) {
       throw SqliteError(SQLITE_ERROR, "journal_mode " + std::string(to_string(options().journal_mode)) +
                                           " was refused; the database is in mode '" + actual + "'");
     }
     create_schema(db);
+    create_initial_data(db, options().initial);
   } catch (const SqliteError& e) {
     throw SqliteError(e.code(), "database '" + options().path + "': " + e.what());
   }

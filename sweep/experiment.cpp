@@ -6,14 +6,16 @@
 
 #include "common/config_reader.hpp"
 #include "loadgen/load_options.hpp"
+#include "loadgen/workload.hpp"
 #include "server/server_options.hpp"
 
 namespace busylab::sweep {
 
 namespace {
 
-const std::vector<std::string> kLoadKeys = {"load.connections", "load.rate", "load.duration",  "load.path",
-                                            "load.method",      "load.body", "load.keep_alive"};
+const std::vector<std::string> kLoadKeys = {"load.connections", "load.rate",       "load.duration", "load.path",
+                                            "load.method",      "load.body",       "load.keep_alive",
+                                            "load.workload"};
 
 std::chrono::nanoseconds read_duration(ConfigObject& o, std::string_view key, std::chrono::nanoseconds fallback,
                                        bool allow_zero = false) {
@@ -64,6 +66,20 @@ void apply_load_value(LoadSpec& load, const std::string& key, const nlohmann::js
   } else if (key == "load.keep_alive") {
     if (!v.is_boolean()) fail("expected true or false");
     load.keep_alive = v.get<bool>();
+  } else if (key == "load.workload") {
+    if (!v.is_string() || v.get<std::string>().empty()) fail("expected a workload file name");
+    load.workload = v.get<std::string>();
+  }
+}
+
+// Loads the workload file now, so that a bad one stops the sweep before
+// its first cell, with the loader's message.
+void check_workload(const Experiment& e, const LoadSpec& load, const std::string& where) {
+  if (load.workload.empty()) return;
+  try {
+    loadgen::load_workload(e.workload_file(load));
+  } catch (const std::exception& err) {
+    throw ConfigError(where + ": " + err.what());
   }
 }
 
@@ -84,7 +100,8 @@ const std::vector<std::string>& known_metrics() {
       "checkout_max_ms",  "pool_timeouts",    "shed",         "batches",
       "mean_batch",       "reader_reads",     "reader_waits", "reader_failed",
       "ok_vs_raw",        "busy_sleepers",    "busy_gave_up", "busy_waited",
-      "busy_wait_p50_ms", "busy_wait_max_ms", "verified"};
+      "busy_wait_p50_ms", "busy_wait_max_ms", "failure_pct",  "retries",
+      "committed_after_retry", "retry_gave_up", "verified"};
   return metrics;
 }
 
@@ -103,6 +120,11 @@ std::vector<std::size_t> run_order(std::size_t points, int repetitions, std::uin
     for (std::size_t p : round) order.push_back(p * reps + static_cast<std::size_t>(rep));
   }
   return order;
+}
+
+std::filesystem::path Experiment::workload_file(const LoadSpec& load) const {
+  if (load.workload.empty()) return {};
+  return file.parent_path() / load.workload;
 }
 
 std::size_t Experiment::points() const {
@@ -169,8 +191,10 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
       e.load.rate = rate;
     }
     load.read("keep_alive", e.load.keep_alive);
+    load.read("workload", e.load.workload);
     if (e.load.path.empty() || e.load.path[0] != '/') load.fail("path", "must start with '/'");
     load.finish();
+    check_workload(e, e.load, "load.workload");
 
     if (top.has("reader") && !doc["reader"].is_null()) {
       auto reader = top.child("reader");
@@ -209,11 +233,14 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
       e.verify.kind = VerifySpec::Kind::kRows;
     } else if (verify == "none") {
       e.verify.kind = VerifySpec::Kind::kNone;
+    } else if (verify == "workload") {
+      e.verify.kind = VerifySpec::Kind::kWorkload;
     } else if (verify.rfind("counter:", 0) == 0 && verify.size() > 8) {
       e.verify.kind = VerifySpec::Kind::kCounter;
       e.verify.counter = verify.substr(8);
     } else {
-      top.fail("verify", "expected \"rows\", \"counter:NAME\" or \"none\", got '" + verify + "'");
+      top.fail("verify",
+               "expected \"rows\", \"counter:NAME\", \"workload\" or \"none\", got '" + verify + "'");
     }
 
     auto quick = top.child("quick");
@@ -279,7 +306,10 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
                               (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
           }
           LoadSpec probe = e.load;
-          for (const auto& v : a.values) apply_load_value(probe, a.key, v, where);
+          for (const auto& v : a.values) {
+            apply_load_value(probe, a.key, v, where);
+            check_workload(e, probe, where + " value " + v.dump());
+          }
         } else {
           // Each value must make a valid server config on its own.
           for (const auto& v : a.values) {

@@ -26,6 +26,10 @@ struct LoadSpec {
   std::chrono::nanoseconds timeout = std::chrono::seconds(30);
   std::optional<double> rate;
   bool keep_alive = true;
+  // A workload file (docs/loadgen.md), as written in the experiment; resolved
+  // against the experiment file's folder. When set, path, method and body
+  // are not used: the workload says what each request is.
+  std::string workload;
 };
 
 struct ReaderSpec {
@@ -53,7 +57,10 @@ struct PlotSpec {
 };
 
 struct VerifySpec {
-  enum class Kind { kRows, kCounter, kNone } kind = Kind::kRows;
+  // kWorkload: rows = data.rows + inserts acknowledged, every counter and
+  // every account balance = what the load generator's ledger says was
+  // acknowledged, and the bank's total unchanged (sweep/runner.hpp).
+  enum class Kind { kRows, kCounter, kWorkload, kNone } kind = Kind::kRows;
   std::string counter;  // for kCounter
 };
 
@@ -114,6 +121,8 @@ struct Experiment {
   int runs_per_point(bool quick) const { return quick ? 1 : repetitions; }
   /// The number of matrix points.
   std::size_t points() const;
+  /// `load`'s workload file resolved against this file's folder ("" for none).
+  std::filesystem::path workload_file(const LoadSpec& load) const;
 };
 
 /// Metric names a column or plot may use besides the axis keys and labels.

@@ -139,6 +139,18 @@ nlohmann::json metric(const Experiment& e, const CellResult& r, const std::strin
                : nullptr;
   if (name == "busy_gave_up")
     return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_gave_up"})) : nullptr;
+  // database.retry (server/handlers.cpp).
+  if (name == "retries" || name == "committed_after_retry") {
+    if (!has(s, {"database", "retry"})) return nullptr;
+    return num(s, {"database", "retry", name.c_str()});
+  }
+  if (name == "retry_gave_up") {
+    if (!has(s, {"database", "retry", "gave_up"})) return nullptr;
+    double n = 0;
+    for (const char* reason : {"max_tries", "deadline"})
+      for (const char* cause : {"busy", "busy_snapshot"}) n += num(s, {"database", "retry", "gave_up", reason, cause});
+    return n;
+  }
   if (name == "busy_sleepers") {
     // Time slept in the busy handler over the time the load ran (warm-up
     // included: sleeps are counted from the start): by Little's law, the mean
@@ -172,6 +184,15 @@ nlohmann::json metric(const Experiment& e, const CellResult& r, const std::strin
   if (name == "errors") return load.value("errors_total", nlohmann::json());
   if (name == "failures") return num(load, {"requests"}) - ok() + num(load, {"errors_total"});
   if (name == "rejected_503") return num(load, {"status", "503"});
+  if (name == "failure_pct") {
+    // 5xx answers and requests without one, over all: a 4xx (a 404, an
+    // overdraft's 409) is an answer about the request, not a failure.
+    double failed = num(load, {"errors_total"}), all = num(load, {"requests"}) + failed;
+    if (load.contains("status") && load["status"].is_object())
+      for (auto it = load["status"].begin(); it != load["status"].end(); ++it)
+        if (std::stoi(it.key()) >= 500) failed += it.value().get<double>();
+    return all > 0 ? 100.0 * failed / all : 0.0;
+  }
   if (name == "p50_ms") return num(load, {"latency_us", "p50"}) / 1000.0;
   if (name == "p90_ms") return num(load, {"latency_us", "p90"}) / 1000.0;
   if (name == "p99_ms") return num(load, {"latency_us", "p99"}) / 1000.0;
@@ -197,6 +218,7 @@ const std::map<std::string, std::string>& axis_words() {
       {"load.method", "HTTP method"},
       {"load.body", "request body"},
       {"load.keep_alive", "keep-alive"},
+      {"load.workload", "workload"},
       {"server.address", "listen address"},
       {"server.port", "port"},
       {"server.threads", "io threads"},
@@ -229,6 +251,7 @@ const std::map<std::string, std::string>& axis_words() {
 }
 
 bool is_write(const LoadSpec& load) {
+  if (!load.workload.empty()) return false;  // a mix: its 2xx are not all writes
   // GET /seed writes too: it is the seed's request, kept as a GET (docs/http-api.md).
   return load.method == "POST" || load.method == "PUT" || load.method == "PATCH" || load.method == "DELETE" ||
          load.path == "/seed";
@@ -280,6 +303,10 @@ std::string metric_label(const Experiment& e, const std::string& name) {
       {"ok_vs_raw", "writes/s per raw SQLite commit/s (calibration)"},
       {"busy_sleepers", "connections asleep in the busy handler (mean)"},
       {"busy_gave_up", "lock attempts that ran out of busy timeout"},
+      {"failure_pct", "requests failed with 5xx or no answer (%)"},
+      {"retries", "transactions run again (database.retry)"},
+      {"committed_after_retry", "writes committed after a retry"},
+      {"retry_gave_up", "requests that ran out of retries"},
       {"busy_waited", "requests that waited for the lock"},
       {"busy_wait_p50_ms", "median lock wait of the requests that waited (ms)"},
       {"busy_wait_max_ms", "longest lock wait of one request (ms)"},

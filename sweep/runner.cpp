@@ -6,6 +6,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <set>
 #include <ostream>
 #include <thread>
 
@@ -39,6 +40,8 @@ struct DbCheck {
   std::string integrity = "not checked";
   std::int64_t rows = -1;
   std::int64_t counter = -1;
+  std::map<std::string, std::int64_t> counters;   // every counter
+  std::map<std::int64_t, std::int64_t> balances;  // every account
 };
 
 // Opens the database after the server stopped, the way a user would check it.
@@ -67,6 +70,17 @@ DbCheck check_database(const std::string& path, const std::string& counter) {
     query("SELECT value FROM counters WHERE name = ?1",
           [&](sqlite3_stmt* s) { check.counter = sqlite3_column_int64(s, 0); });
   }
+  auto each_row = [&](const char* sql, auto&& use) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) == SQLITE_OK)
+      while (sqlite3_step(stmt) == SQLITE_ROW) use(stmt);
+    sqlite3_finalize(stmt);
+  };
+  each_row("SELECT name, value FROM counters", [&](sqlite3_stmt* s) {
+    check.counters[reinterpret_cast<const char*>(sqlite3_column_text(s, 0))] = sqlite3_column_int64(s, 1);
+  });
+  each_row("SELECT id, balance FROM accounts",
+           [&](sqlite3_stmt* s) { check.balances[sqlite3_column_int64(s, 0)] = sqlite3_column_int64(s, 1); });
   sqlite3_close(db);
   return check;
 }
@@ -79,6 +93,8 @@ DbCheck check_postgres(const std::string& url, const std::string& counter) {
     const PgCheck pg = pg_check(url, counter);
     check.rows = pg.rows;
     check.counter = counter.empty() ? -1 : pg.counter;
+    check.counters = pg.counters;
+    check.balances = pg.balances;
     check.integrity = pg.rows == pg.distinct_ids
                           ? "ok"
                           : std::to_string(pg.rows - pg.distinct_ids) + " rows share an id with another row";
@@ -148,12 +164,19 @@ std::uint64_t unknown_outcomes(const loadgen::Report& r) {
   return e(ErrorClass::kTimeout) + e(ErrorClass::kRead) + e(ErrorClass::kReset) + e(ErrorClass::kParse);
 }
 
-loadgen::LoadOptions load_options(const LoadSpec& spec, std::uint16_t port, std::chrono::nanoseconds duration) {
+loadgen::LoadOptions load_options(const LoadSpec& spec, std::uint16_t port, std::chrono::nanoseconds duration,
+                                  std::shared_ptr<const loadgen::Workload> workload) {
   loadgen::LoadOptions o;
-  o.url = loadgen::parse_url("http://127.0.0.1:" + std::to_string(port) + spec.path);
-  o.method = spec.method;
-  o.body = spec.body;
-  if (!spec.body.empty()) o.headers.push_back("Content-Type: application/json");
+  if (workload) {
+    // The workload says what each request is.
+    o.url = loadgen::parse_url("http://127.0.0.1:" + std::to_string(port) + "/");
+    o.workload = std::move(workload);
+  } else {
+    o.url = loadgen::parse_url("http://127.0.0.1:" + std::to_string(port) + spec.path);
+    o.method = spec.method;
+    o.body = spec.body;
+    if (!spec.body.empty()) o.headers.push_back("Content-Type: application/json");
+  }
   o.connections = spec.connections;
   o.threads = spec.threads;
   o.duration = duration;
@@ -171,6 +194,9 @@ void run_cell(const Experiment& e, const SweepOptions& options, const std::strin
   std::filesystem::create_directories(dir);
   const std::string db = (dir / "busylab.db").string();
   const std::string port_file = (dir / "port").string();
+  // A port file left by an earlier sweep into the same folder would be read
+  // as this server's port before the server writes its own.
+  std::filesystem::remove(port_file);
   const std::string bin = options.busylab.string();
 
   std::vector<std::string> sets = cell.server_overrides;
@@ -231,14 +257,19 @@ void run_cell(const Experiment& e, const SweepOptions& options, const std::strin
 
   std::uint64_t ok_seen = 0, unknown = 0;
   try {
+    std::shared_ptr<const loadgen::Workload> workload;
+    if (!cell.load.workload.empty())
+      workload = std::make_shared<const loadgen::Workload>(loadgen::load_workload(e.workload_file(cell.load)));
     if (cell.load.warmup.count() > 0) {
-      const auto warm = loadgen::run_load(load_options(cell.load, p, cell.load.warmup));
+      const auto warm = loadgen::run_load(load_options(cell.load, p, cell.load.warmup, workload));
       ok_seen += ok_count(warm);
       unknown += unknown_outcomes(warm);
+      result.facts.ledger.merge(warm.ledger);
     }
-    const auto report = loadgen::run_load(load_options(cell.load, p, cell.load.duration));
+    const auto report = loadgen::run_load(load_options(cell.load, p, cell.load.duration, workload));
     ok_seen += ok_count(report);
     unknown += unknown_outcomes(report);
+    result.facts.ledger.merge(report.ledger);
     result.load = report.to_json();
   } catch (const std::exception& ex) {
     result.error = std::string("load failed: ") + ex.what();
@@ -276,6 +307,13 @@ void run_cell(const Experiment& e, const SweepOptions& options, const std::strin
     result.server["writes"]["acknowledged_after_drain"] = *drained;
     result.facts.acknowledged = *drained;
   }
+  result.facts.initial_rows = config.database.initial.rows;
+  result.facts.rows_inserted = rows_inserted_from_summary(server.out());
+  result.facts.counters = check.counters;
+  result.facts.balances = check.balances;
+  result.facts.accounts = config.database.initial.accounts;
+  result.facts.initial_balance = config.database.initial.initial_balance;
+  if (e.verify.kind == VerifySpec::Kind::kWorkload) result.facts.stored = check.rows;
   if (check.rows >= 0) result.server["rows_after"] = check.rows;
   if (check.counter >= 0) result.server["counter_after"] = check.counter;
   // The database is the bulky part; the logs stay for reading.
@@ -284,17 +322,95 @@ void run_cell(const Experiment& e, const SweepOptions& options, const std::strin
 
 }  // namespace
 
-std::optional<std::uint64_t> acknowledged_from_summary(const std::string& text) {
+namespace {
+// The number just before `words` on the server's last summary line.
+std::optional<std::uint64_t> summary_number(const std::string& text, std::string_view words) {
   const auto line = text.rfind("busylab: stopped");
   if (line == std::string::npos) return std::nullopt;
   const auto end = text.find('\n', line);
   const std::string summary = text.substr(line, end == std::string::npos ? std::string::npos : end - line);
-  const auto words = summary.find(" writes acknowledged");
-  if (words == std::string::npos) return std::nullopt;
-  auto begin = words;
+  const auto at = summary.find(words);
+  if (at == std::string::npos) return std::nullopt;
+  auto begin = at;
   while (begin > 0 && std::isdigit(static_cast<unsigned char>(summary[begin - 1]))) --begin;
-  if (begin == words) return std::nullopt;
-  return std::stoull(summary.substr(begin, words - begin));
+  if (begin == at) return std::nullopt;
+  return std::stoull(summary.substr(begin, at - begin));
+}
+
+// kWorkload: the database against data.rows, the server's inserts and the
+// load generator's ledger. Empty when everything holds, else what does not.
+std::string check_workload(const VerifyFacts& f, std::string& summary) {
+  std::string problems;
+  auto problem = [&](const std::string& p) { problems += (problems.empty() ? "" : "; ") + p; };
+  const auto& l = f.ledger;
+  // Rows: the server's count after its drain decides; the ledger brackets it.
+  if (!f.rows_inserted) {
+    problem("the server's summary line has no 'rows inserted' count");
+  } else {
+    const std::int64_t expected = f.initial_rows + static_cast<std::int64_t>(*f.rows_inserted);
+    if (f.stored != expected)
+      problem("rows " + std::to_string(f.stored) + " != " + std::to_string(f.initial_rows) + " at start + " +
+              std::to_string(*f.rows_inserted) + " inserts acknowledged");
+    if (*f.rows_inserted < l.inserts || *f.rows_inserted > l.inserts + l.inserts_unknown)
+      problem("the server acknowledged " + std::to_string(*f.rows_inserted) + " inserts, the load generator saw " +
+              std::to_string(l.inserts) + " (+" + std::to_string(l.inserts_unknown) + " unanswered)");
+  }
+  summary = "rows " + std::to_string(f.stored) + " = " + std::to_string(f.initial_rows) + " + " +
+            std::to_string(f.rows_inserted.value_or(0)) + " inserted";
+  // Counters: each one's value within what its increments allow.
+  std::set<std::string> names;
+  for (const auto& [name, n] : l.counters) names.insert(name);
+  for (const auto& [name, n] : l.counters_unknown) names.insert(name);
+  for (const auto& [name, v] : f.counters) names.insert(name);
+  std::size_t counters_bad = 0;
+  for (const auto& name : names) {
+    const auto at = [&](const auto& m) -> std::int64_t {
+      const auto it = m.find(name);
+      return it == m.end() ? 0 : static_cast<std::int64_t>(it->second);
+    };
+    const std::int64_t value = at(f.counters), ok = at(l.counters), unknown = at(l.counters_unknown);
+    if (value < ok || value > ok + unknown) {
+      if (++counters_bad <= 3)
+        problem("counter '" + name + "' = " + std::to_string(value) + ", " + std::to_string(ok) +
+                " increments acknowledged" + (unknown ? " (+" + std::to_string(unknown) + " unanswered)" : ""));
+    }
+  }
+  if (counters_bad > 3) problem(std::to_string(counters_bad - 3) + " more counters off");
+  if (!names.empty()) summary += ", " + std::to_string(names.size()) + " counters match";
+  // The bank: the total never changes; each balance is what was acknowledged.
+  if (f.accounts > 0) {
+    std::int64_t total = 0;
+    for (const auto& [id, balance] : f.balances) total += balance;
+    if (static_cast<std::int64_t>(f.balances.size()) != f.accounts)
+      problem(std::to_string(f.balances.size()) + " accounts, expected " + std::to_string(f.accounts));
+    if (total != f.accounts * f.initial_balance)
+      problem("bank total " + std::to_string(total) + " != " + std::to_string(f.accounts * f.initial_balance));
+    std::size_t bad = 0;
+    for (const auto& [id, balance] : f.balances) {
+      const auto net_it = l.transfers.net.find(id);
+      const auto slack_it = l.transfers.unknown_abs.find(id);
+      const std::int64_t expected = f.initial_balance + (net_it == l.transfers.net.end() ? 0 : net_it->second);
+      const std::int64_t slack = slack_it == l.transfers.unknown_abs.end() ? 0 : slack_it->second;
+      if ((balance < expected - slack || balance > expected + slack) && ++bad <= 3)
+        problem("account " + std::to_string(id) + " holds " + std::to_string(balance) +
+                ", acknowledged transfers say " + std::to_string(expected) +
+                (slack ? " +- " + std::to_string(slack) : ""));
+    }
+    if (bad > 3) problem(std::to_string(bad - 3) + " more balances off");
+    if (l.transfers.ok + l.transfers.refused + l.transfers.unknown > 0)
+      summary += ", bank total kept, " + std::to_string(f.balances.size()) + " balances match " +
+                 std::to_string(l.transfers.ok) + " transfers";
+  }
+  return problems;
+}
+}  // namespace
+
+std::optional<std::uint64_t> acknowledged_from_summary(const std::string& text) {
+  return summary_number(text, " writes acknowledged");
+}
+
+std::optional<std::uint64_t> rows_inserted_from_summary(const std::string& text) {
+  return summary_number(text, " rows inserted");
 }
 
 Verdict verify(const VerifyFacts& f) {
@@ -314,6 +430,13 @@ Verdict verify(const VerifyFacts& f) {
   }
   if (!f.stats_read) {
     v.detail = "could not read the server's /stats";
+    return v;
+  }
+  if (f.kind == VerifySpec::Kind::kWorkload) {
+    std::string summary;
+    v.detail = check_workload(f, summary);
+    v.ok = v.detail.empty();
+    if (v.ok) v.detail = summary;
     return v;
   }
   const std::string what = f.kind == VerifySpec::Kind::kCounter ? "counter value" : "rows";

@@ -7,10 +7,12 @@
 #include <filesystem>
 #include <iosfwd>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "loadgen/workload.hpp"
 #include "sweep/experiment.hpp"
 #include "sweep/watch.hpp"
 
@@ -26,6 +28,16 @@ struct VerifyFacts {
   std::string integrity;              // PRAGMA integrity_check
   int server_exit = -1;
   bool stats_read = false;
+
+  // kWorkload only: what the database holds after the server stopped,
+  // what it started with, and what the load generator was told.
+  std::int64_t initial_rows = 0;               // data.rows
+  std::optional<std::uint64_t> rows_inserted;  // acknowledged inserts, from the server's summary
+  std::map<std::string, std::int64_t> counters;      // name -> value
+  std::map<std::int64_t, std::int64_t> balances;     // account -> balance
+  std::int64_t accounts = 0;                         // bank.accounts
+  std::int64_t initial_balance = 0;                  // bank.initial_balance
+  loadgen::Ledger ledger;                            // warm-up and measured run together
 };
 
 struct Verdict {
@@ -39,8 +51,16 @@ struct Verdict {
 /// write was answered, unlike a /stats read taken before the drain. None when
 /// the text holds no such line.
 std::optional<std::uint64_t> acknowledged_from_summary(const std::string& text);
+/// The acknowledged inserts from the same line ("... C committed, I rows inserted)").
+std::optional<std::uint64_t> rows_inserted_from_summary(const std::string& text);
 
-/// Nothing acknowledged lost, nothing unacknowledged counted: stored ==
+/// kWorkload: rows = data.rows + acknowledged inserts; every counter within
+/// [acknowledged increments, + increments without an answer]; the bank's
+/// total = accounts x initial balance, and each balance = initial + the
+/// acknowledged credits - debits, give or take the amounts of transfers that
+/// got no answer.
+///
+/// Otherwise: nothing acknowledged lost, nothing unacknowledged counted: stored ==
 /// acknowledged, and the load generator's 2xx fit inside the server's count
 /// (acknowledged may exceed them only by requests whose answer was lost).
 Verdict verify(const VerifyFacts& facts);

@@ -1,21 +1,28 @@
 // busylab load against a small in-test server whose answers the test
 // controls: exact counts, per-status counts, --close, timeouts, a server
-// dying mid-run, open-loop rate, and the command's exit codes.
+// dying mid-run, open-loop rate, and the command's exit codes; workload files
+// against that server and against a real busylab server (the ledger checked
+// against the database).
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "loadgen/load_runner.hpp"
+#include "loadgen/workload.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/mini_http_server.hpp"
+#include "tests/support/sqlite_probe.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/test_server.hpp"
 #include "tests/support/wait.hpp"
 
 namespace busylab::testing {
@@ -269,6 +276,197 @@ TEST(LoadCli, ExitCodesAndJsonOnStdout) {
   r = run_command({bin, "load", "http://127.0.0.1:1/", "-n", "5"}, dir.path().string());
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("cannot connect"), std::string::npos) << r.err;
+}
+
+std::shared_ptr<const loadgen::Workload> workload_of(const std::string& text) {
+  return std::make_shared<const loadgen::Workload>(
+      loadgen::parse_workload(nlohmann::json::parse(text), "test workload"));
+}
+
+std::uint64_t two_xx(const loadgen::Tally& t) {
+  std::uint64_t n = 0;
+  for (auto [code, count] : t.status) n += code >= 200 && code < 300 ? count : 0;
+  return n;
+}
+
+TEST(LoadWorkload, KindsAddUpAndFollowTheWeights) {
+  // Every 7th answer is a 503; the server closes the connection after every 50th.
+  MiniHttpServer server([](std::uint64_t n) { return MiniReply{n % 7 == 3 ? 503 : 200, 0ms, n % 50 == 49}; });
+  auto o = options_for(server.port(), "/this/path/is/ignored");
+  o.requests = 4000;
+  o.seed = 1;
+  o.workload = workload_of(R"({"name": "mix",
+      "vars": {"id": {"distribution": "zipfian", "min": 1, "max": 1000}},
+      "requests": [{"name": "read", "weight": 60, "method": "GET", "path": "/rows/{id}"},
+                   {"name": "insert", "weight": 30, "method": "POST", "path": "/rows",
+                    "body": "{\"payload\":\"{payload:20}\"}"},
+                   {"name": "delete", "weight": 10, "method": "DELETE", "path": "/rows/{id}"}]})");
+  const auto r = loadgen::run_load(o);
+  ASSERT_EQ(r.kinds.size(), 3u);
+  EXPECT_EQ(r.tally.responses, 4000u);
+  EXPECT_EQ(r.tally.error_total(), 0u);
+  EXPECT_EQ(server.requests(), 4000u);
+  std::uint64_t sum = 0, latency_count = 0;
+  std::map<int, std::uint64_t> status;
+  for (const auto& k : r.kinds) {
+    sum += k.tally.responses;
+    latency_count += k.tally.latency_us.count();
+    for (auto [code, n] : k.tally.status) status[code] += n;
+  }
+  EXPECT_EQ(sum, r.tally.responses);
+  EXPECT_EQ(latency_count, r.tally.latency_us.count());
+  EXPECT_EQ(status, r.tally.status);
+  // Shares within 0.04 of the weights: 5 standard deviations at 4000 draws.
+  const double weights[] = {0.6, 0.3, 0.1};
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_NEAR(static_cast<double>(r.kinds[i].tally.responses) / 4000.0, weights[i], 0.04) << r.kinds[i].name;
+  }
+  // The ledger: every 2xx answer to POST /rows is an insert, nothing else is.
+  EXPECT_EQ(r.ledger.inserts, two_xx(r.kinds[1].tally));
+  EXPECT_LT(r.ledger.inserts, r.kinds[1].tally.responses) << "some inserts got 503";
+  EXPECT_EQ(r.ledger.inserts_unknown, 0u);
+  EXPECT_TRUE(r.ledger.counters.empty());
+  EXPECT_EQ(r.options.seed, 1u);
+
+  const auto j = r.to_json();
+  EXPECT_EQ(j["workload"]["name"], "mix");
+  EXPECT_EQ(j["workload"]["seed"], 1);
+  EXPECT_EQ(j["kinds"]["insert"]["requests"], r.kinds[1].tally.responses);
+  EXPECT_EQ(j["ledger"]["inserts"], r.ledger.inserts);
+  EXPECT_EQ(j["target"]["url"], "http://127.0.0.1:" + std::to_string(server.port()));
+}
+
+TEST(LoadWorkload, OpenLoopAndWarmup) {
+  MiniHttpServer server([](std::uint64_t) { return MiniReply{201}; });
+  auto o = options_for(server.port());
+  o.rate = 500;
+  o.duration = 600ms;
+  o.warmup = 200ms;
+  o.workload = workload_of(R"({"vars": {"n": {"distribution": "sequential", "min": 1, "max": 3}},
+      "requests": [{"name": "insert", "weight": 1, "method": "POST", "path": "/rows"},
+                   {"name": "bump", "weight": 1, "method": "POST", "path": "/counters/c{n}/increment"}]})");
+  const auto r = loadgen::run_load(o);
+  ASSERT_TRUE(r.options.seed.has_value()) << "a random seed is chosen and reported";
+  // 300 requests are due in the measured 600 ms, 100 in the warm-up.
+  EXPECT_NEAR(static_cast<double>(r.tally.responses), 300, 10);
+  EXPECT_EQ(r.kinds[0].tally.responses + r.kinds[1].tally.responses, r.tally.responses);
+  // The ledger counts the warm-up's requests too: all of them reached the server.
+  std::uint64_t increments = 0;
+  for (const auto& [name, n] : r.ledger.counters) {
+    EXPECT_TRUE(name == "c1" || name == "c2" || name == "c3") << name;
+    increments += n;
+  }
+  EXPECT_EQ(r.ledger.inserts + increments, server.requests());
+  EXPECT_GT(r.ledger.inserts, r.kinds[0].tally.responses);
+}
+
+TEST(LoadWorkload, LedgerMatchesTheDatabase) {
+  TempDir dir;
+  Config config = test_config(dir, StrategyKind::kPool, 4);
+  TestServer server(config);
+  auto o = options_for(server.port());
+  o.requests = 600;
+  o.warmup = 100ms;
+  // "mark" names a counter after the id that `latest` drew, so the ledger
+  // shows which ids were drawn: the newest acknowledged, read from the
+  // answers to POST /rows.
+  o.workload = workload_of(R"({
+      "vars": {"c": {"distribution": "uniform", "min": 1, "max": 5},
+               "id": {"distribution": "latest", "min": 1, "max": 1}},
+      "requests": [{"name": "insert", "weight": 2, "method": "POST", "path": "/rows",
+                    "body": "{\"payload\":\"{payload:10}\"}"},
+                   {"name": "bump", "weight": 1, "method": "POST", "path": "/counters/c{c}/increment"},
+                   {"name": "mark", "weight": 1, "method": "POST", "path": "/counters/seen{id}/increment"},
+                   {"name": "read", "weight": 1, "method": "GET", "path": "/rows/{id}"}]})");
+  const auto r = loadgen::run_load(o);
+  EXPECT_EQ(r.tally.error_total(), 0u);
+  ASSERT_EQ(r.kinds.size(), 4u);
+  // Reads of the newest acknowledged ids find their rows (only the very
+  // first, before any insert was acknowledged, may ask for row 1 too early).
+  const auto& reads = r.kinds[3].tally;
+  EXPECT_GT(reads.responses, 0u);
+  EXPECT_GE(reads.status.count(200) ? reads.status.at(200) : 0, reads.responses * 9 / 10);
+  server.stop();
+  EXPECT_EQ(r.ledger.inserts_unknown, 0u);
+  EXPECT_TRUE(r.ledger.counters_unknown.empty());
+  EXPECT_EQ(query_int(config.database.path, "SELECT COUNT(*) FROM rows"), static_cast<std::int64_t>(r.ledger.inserts));
+  EXPECT_GT(r.ledger.inserts, two_xx(r.kinds[0].tally)) << "warm-up inserts are in the ledger";
+  std::uint64_t increments = 0, bumped = 0, marked_ids = 0;
+  for (const auto& [name, n] : r.ledger.counters) {
+    EXPECT_EQ(query_int(config.database.path, "SELECT value FROM counters WHERE name = '" + name + "'"),
+              static_cast<std::int64_t>(n))
+        << name;
+    increments += n;
+    if (name.rfind("c", 0) == 0) ++bumped;
+    if (name.rfind("seen", 0) == 0) ++marked_ids;
+  }
+  EXPECT_EQ(query_int(config.database.path, "SELECT COALESCE(SUM(value), 0) FROM counters"),
+            static_cast<std::int64_t>(increments));
+  EXPECT_EQ(bumped, 5u);
+  // Without the newest id from the answers every mark would be seen1 (max 1).
+  const auto marks = two_xx(r.kinds[2].tally);
+  const auto first = r.ledger.counters.count("seen1") ? r.ledger.counters.at("seen1") : 0;
+  EXPECT_LT(first, marks / 10 + 5);
+  EXPECT_GT(marked_ids, 10u);
+}
+
+TEST(LoadWorkload, PlainRunsKeepALedgerToo) {
+  MiniHttpServer server([](std::uint64_t n) { return MiniReply{n % 4 == 0 ? 503 : 201}; });
+  auto o = options_for(server.port(), "/rows");
+  o.method = "POST";
+  o.requests = 400;
+  const auto r = loadgen::run_load(o);
+  EXPECT_EQ(r.ledger.inserts, 300u);
+  EXPECT_EQ(r.ledger.inserts, two_xx(r.tally));
+  EXPECT_TRUE(r.kinds.empty());
+  EXPECT_TRUE(r.to_json()["kinds"].is_null());
+}
+
+TEST(LoadCli, WorkloadFileSeedAndConflicts) {
+  TempDir dir;
+  const std::string bin = BUSYLAB_BINARY;
+  MiniHttpServer server([](std::uint64_t) { return MiniReply{200}; });
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+  const std::string file = dir.file("w.json");
+  {
+    std::ofstream out(file);
+    out << R"({"name": "two", "vars": {"id": {"distribution": "uniform", "min": 1, "max": 9}},
+               "requests": [{"name": "a", "weight": 1, "method": "GET", "path": "/a/{id}"},
+                            {"name": "b", "weight": 1, "method": "PUT", "path": "/b/{id}", "body": "{}"}]})";
+  }
+  auto r = run_command({bin, "load", url, "--workload", file, "-n", "100", "-c", "4", "--seed", "77", "--json", "-"},
+                       dir.path().string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j["workload"]["seed"], 77);
+  EXPECT_EQ(j["workload"]["file"], file);
+  EXPECT_EQ(j["workload"]["name"], "two");
+  EXPECT_EQ(j["kinds"]["a"]["requests"].get<int>() + j["kinds"]["b"]["requests"].get<int>(), 100);
+
+  r = run_command({bin, "load", url, "--workload", file, "-n", "50"}, dir.path().string());
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("workload two (2 kinds, seed "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Kinds:"), std::string::npos) << r.out;
+
+  r = run_command({bin, "load", url, "--workload", file, "-m", "GET"}, dir.path().string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--method conflicts with --workload"), std::string::npos) << r.err;
+  r = run_command({bin, "load", url, "--workload", file, "-b", "x"}, dir.path().string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("conflict with --workload"), std::string::npos) << r.err;
+  r = run_command({bin, "load", url, "--seed", "3", "-n", "5"}, dir.path().string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--seed applies only with --workload"), std::string::npos) << r.err;
+
+  {
+    std::ofstream out(file);
+    out << R"({"requests": [{"name": "a", "weight": 0, "method": "GET", "path": "/a"}]})";
+  }
+  r = run_command({bin, "load", url, "--workload", file}, dir.path().string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find(file + ": requests[0].weight: must be a positive number"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
 }
 
 }  // namespace

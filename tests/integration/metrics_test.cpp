@@ -190,7 +190,7 @@ TEST(MetricsProcesses, TotalsAndEveryWorkersSeriesWhicheverWorkerAnswers) {
   server->signal(SIGTERM);
   EXPECT_EQ(server->wait(std::chrono::seconds(60)), 0) << server->err();
   EXPECT_NE(
-      server->out().find(std::to_string(kWrites) + " writes acknowledged (" + std::to_string(kWrites) + " committed)"),
+      server->out().find(std::to_string(kWrites) + " writes acknowledged (" + std::to_string(kWrites) + " committed, " + std::to_string(kWrites) + " rows inserted)"),
       std::string::npos)
       << server->out();
 }

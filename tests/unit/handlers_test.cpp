@@ -171,7 +171,7 @@ TEST_F(HandlersTest, WrongMethodIs405WithAllow) {
     Route route;
   };
   const Case cases[] = {
-      {"DELETE", "/rows/1", "GET, HEAD", Route::kRowsGet},
+      {"DELETE", "/rows/1", "GET, HEAD, PUT", Route::kRowsGet},
       {"POST", "/rows/count", "GET, HEAD", Route::kRowsCount},
       {"PUT", "/rows", "POST", Route::kRowsInsert},
       {"GET", "/rows", "POST", Route::kRowsInsert},

@@ -26,8 +26,12 @@ TEST(Router, EveryRouteWithItsMethod) {
       {"GET", "/seed", Route::kSeed, "GET", ""},  // GET /seed writes: no HEAD
       {"POST", "/rows", Route::kRowsInsert, "POST", ""},
       {"GET", "/rows/count", Route::kRowsCount, "GET, HEAD", ""},
-      {"GET", "/rows/42", Route::kRowsGet, "GET, HEAD", "42"},
-      {"GET", "/rows/abc", Route::kRowsGet, "GET, HEAD", "abc"},  // the id is checked by the handler
+      {"GET", "/rows/42", Route::kRowsGet, "GET, HEAD, PUT", "42"},
+      {"GET", "/rows/abc", Route::kRowsGet, "GET, HEAD, PUT", "abc"},  // the id is checked by the handler
+      {"PUT", "/rows/42", Route::kRowsUpdate, "GET, HEAD, PUT", "42"},
+      {"POST", "/transfer", Route::kTransfer, "POST", ""},
+      {"GET", "/accounts/total", Route::kAccountsTotal, "GET, HEAD", ""},
+      {"GET", "/accounts/7", Route::kAccountGet, "GET, HEAD", "7"},
       {"POST", "/counters/hits/increment", Route::kCounterIncrement, "POST", "hits"},
       {"POST", "/counters/a.b-c_d/increment", Route::kCounterIncrement, "POST", "a.b-c_d"},
   };
@@ -55,12 +59,12 @@ TEST(Router, QueryStringIsIgnored) {
 }
 
 TEST(Router, HeadIsAllowedWhereGetIsAndDoesNotWrite) {
-  for (const char* target : {"/healthz", "/stats", "/control", "/rows/count", "/rows/1"}) {
+  for (const char* target : {"/healthz", "/stats", "/control", "/rows/count", "/rows/1", "/accounts/1"}) {
     SCOPED_TRACE(target);
     const RouteMatch m = match_route("HEAD", target);
     EXPECT_TRUE(m.path_found);
     EXPECT_TRUE(m.method_allowed);
-    EXPECT_EQ(m.allow, "GET, HEAD");
+    EXPECT_EQ(m.allow, std::string_view(target) == "/rows/1" ? "GET, HEAD, PUT" : "GET, HEAD");
   }
   const RouteMatch seed = match_route("HEAD", "/seed");
   EXPECT_TRUE(seed.path_found);
@@ -81,7 +85,10 @@ TEST(Router, WrongMethodIs405WithAllow) {
       {"GET", "/rows", Route::kRowsInsert, "POST", ""},
       {"PUT", "/rows", Route::kRowsInsert, "POST", ""},
       {"POST", "/rows/count", Route::kRowsCount, "GET, HEAD", ""},
-      {"DELETE", "/rows/5", Route::kRowsGet, "GET, HEAD", "5"},
+      {"DELETE", "/rows/5", Route::kRowsGet, "GET, HEAD, PUT", "5"},
+      {"GET", "/transfer", Route::kTransfer, "POST", ""},
+      {"POST", "/accounts/total", Route::kAccountsTotal, "GET, HEAD", ""},
+      {"PUT", "/accounts/3", Route::kAccountGet, "GET, HEAD", "3"},
       {"GET", "/counters/x/increment", Route::kCounterIncrement, "POST", "x"},
       {"HEAD", "/counters/x/increment", Route::kCounterIncrement, "POST", "x"},
       {"get", "/stats", Route::kStats, "GET, HEAD", ""},  // methods are case-sensitive
