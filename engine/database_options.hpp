@@ -39,10 +39,10 @@ struct InitialData {
 /// serialization conflict (SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT, 55P03, 40001,
 /// 40P01), whose rollback is certain. Off (max_tries 1) by default.
 struct RetryOptions {
-  int max_tries = 1;                  // tries in all, the first included; 1 = no retry
-  std::int64_t base_ms = 2;           // back-off before try k+1: uniform in [0, min(cap_ms, base_ms * 2^(k-1))]
-  std::int64_t cap_ms = 100;          // the back-off's ceiling
-  std::int64_t deadline_ms = 5000;    // no new try starts later than this after the first began
+  int max_tries = 1;                // tries in all, the first included; 1 = no retry
+  std::int64_t base_ms = 2;         // back-off before try k+1: uniform in [0, min(cap_ms, base_ms * 2^(k-1))]
+  std::int64_t cap_ms = 100;        // the back-off's ceiling
+  std::int64_t deadline_ms = 5000;  // no new try starts later than this after the first began
   bool enabled() const { return max_tries > 1; }
 };
 

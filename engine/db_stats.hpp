@@ -35,13 +35,13 @@ struct DbStats {
 
   // database.retry: a transaction run again after a lock or serialization
   // conflict (server/handlers.cpp).
-  static constexpr std::size_t kTryBuckets = 16;                       // 1, 2, ..., 15, 16 or more
-  std::array<std::atomic<std::uint64_t>, kTryBuckets> write_tries{};   // tries each committed write took
-  std::atomic<std::uint64_t> retries{0};                               // tries after the first, in all
-  std::atomic<std::uint64_t> committed_after_retry{0};                 // writes committed on a second or later try
-  std::atomic<std::uint64_t> retry_gave_up_tries_busy{0};              // max_tries reached, last failure busy
-  std::atomic<std::uint64_t> retry_gave_up_tries_snapshot{0};          // ... busy_snapshot / 40001 / 40P01
-  std::atomic<std::uint64_t> retry_gave_up_deadline_busy{0};           // the next try would start past deadline_ms
+  static constexpr std::size_t kTryBuckets = 16;                      // 1, 2, ..., 15, 16 or more
+  std::array<std::atomic<std::uint64_t>, kTryBuckets> write_tries{};  // tries each committed write took
+  std::atomic<std::uint64_t> retries{0};                              // tries after the first, in all
+  std::atomic<std::uint64_t> committed_after_retry{0};                // writes committed on a second or later try
+  std::atomic<std::uint64_t> retry_gave_up_tries_busy{0};             // max_tries reached, last failure busy
+  std::atomic<std::uint64_t> retry_gave_up_tries_snapshot{0};         // ... busy_snapshot / 40001 / 40P01
+  std::atomic<std::uint64_t> retry_gave_up_deadline_busy{0};          // the next try would start past deadline_ms
   std::atomic<std::uint64_t> retry_gave_up_deadline_snapshot{0};
 
   /// One committed write that took `tries` tries.

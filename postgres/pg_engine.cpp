@@ -6,9 +6,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <iterator>
 #include <optional>
-#include <cstring>
 
 #include "common/thread_role.hpp"
 #include "engine/db_stats.hpp"
@@ -260,12 +260,12 @@ void PgConnection::create_initial_data(const InitialData& data) {
   // later inserts continue after them.
   exec("BEGIN; LOCK TABLE rows, accounts IN SHARE ROW EXCLUSIVE MODE");
   try {
-    exec("INSERT INTO rows(payload) SELECT substr(md5(g::text) || md5((-g)::text) || md5((g + 1)::text) || "
-         "md5((g + 2)::text), 1, 100) FROM generate_series(1, " +
-         std::to_string(data.rows) + ") g WHERE NOT EXISTS (SELECT 1 FROM rows) ORDER BY g");
+    exec(
+        "INSERT INTO rows(payload) SELECT substr(md5(g::text) || md5((-g)::text) || md5((g + 1)::text) || "
+        "md5((g + 2)::text), 1, 100) FROM generate_series(1, " +
+        std::to_string(data.rows) + ") g WHERE NOT EXISTS (SELECT 1 FROM rows) ORDER BY g");
     exec("INSERT INTO accounts(id, balance) SELECT g, " + std::to_string(data.initial_balance) +
-         " FROM generate_series(1, " + std::to_string(data.accounts) +
-         ") g WHERE NOT EXISTS (SELECT 1 FROM accounts)");
+         " FROM generate_series(1, " + std::to_string(data.accounts) + ") g WHERE NOT EXISTS (SELECT 1 FROM accounts)");
     commit();
   } catch (...) {
     rollback_quietly();
@@ -362,8 +362,8 @@ void PgConnection::transfer(const Operation& op, TransactionMode mode, OpOutcome
   // since the snapshot fails the UPDATE with 40001. Otherwise both rows are
   // locked by the read (FOR UPDATE) until COMMIT.
   const std::string from = std::to_string(op.id), to = std::to_string(op.id2);
-  const Result r = exec_prepared(mode == TransactionMode::kDeferred ? kBalances : kBalancesForUpdate,
-                                 {from.c_str(), to.c_str()});
+  const Result r =
+      exec_prepared(mode == TransactionMode::kDeferred ? kBalances : kBalancesForUpdate, {from.c_str(), to.c_str()});
   std::optional<std::int64_t> from_balance, to_balance;
   for (int i = 0; i < r.rows(); ++i) {
     if (r.int_at(i, 0) == op.id) from_balance = r.int_at(i, 1);
@@ -378,8 +378,8 @@ void PgConnection::transfer(const Operation& op, TransactionMode mode, OpOutcome
   if (*from_balance < op.amount) {
     out.errc = Errc::kInsufficientFunds;
     out.value = *from_balance;
-    out.message = "account " + from + " holds " + std::to_string(*from_balance) + ", less than " +
-                  std::to_string(op.amount);
+    out.message =
+        "account " + from + " holds " + std::to_string(*from_balance) + ", less than " + std::to_string(op.amount);
     return;
   }
   const std::string from_after = std::to_string(*from_balance - op.amount);

@@ -185,9 +185,8 @@ boost::asio::awaitable<OpOutcome> Handlers::execute(Operation op) {
   // keeps a thread_local's address across a suspension. A generator per
   // request, seeded from a shared counter and the clock, never zero.
   static std::atomic<std::uint64_t> requests{0};
-  const std::uint64_t seed =
-      (requests.fetch_add(1, std::memory_order_relaxed) * 0x9E3779B97F4A7C15ull) ^
-      static_cast<std::uint64_t>(first.time_since_epoch().count());
+  const std::uint64_t seed = (requests.fetch_add(1, std::memory_order_relaxed) * 0x9E3779B97F4A7C15ull) ^
+                             static_cast<std::uint64_t>(first.time_since_epoch().count());
   std::minstd_rand rng(static_cast<std::uint_fast32_t>(seed % 2147483646u + 1));
   for (int tries = 1;; ++tries) {
     OpOutcome out = co_await strategy_.execute(op);

@@ -44,13 +44,12 @@ using tcp = asio::ip::tcp;
 namespace busylab {
 
 std::string ShutdownSummary::line() const {
-  std::string s = "busylab: stopped" + std::string(forced ? " (grace period ran out)" : "") + ": " +
-                  std::to_string(requests) + " requests, " + std::to_string(writes_acknowledged) +
-                  " writes acknowledged (" + std::to_string(writes_committed) + " committed, " +
-                  std::to_string(rows_inserted) + " rows inserted), " +
-                  std::to_string(busy_errors + busy_snapshot_errors) + " busy errors (" +
-                  std::to_string(busy_snapshot_errors) + " BUSY_SNAPSHOT), " + std::to_string(pool_timeouts) +
-                  " pool timeouts, " + std::to_string(shed) + " shed";
+  std::string s =
+      "busylab: stopped" + std::string(forced ? " (grace period ran out)" : "") + ": " + std::to_string(requests) +
+      " requests, " + std::to_string(writes_acknowledged) + " writes acknowledged (" +
+      std::to_string(writes_committed) + " committed, " + std::to_string(rows_inserted) + " rows inserted), " +
+      std::to_string(busy_errors + busy_snapshot_errors) + " busy errors (" + std::to_string(busy_snapshot_errors) +
+      " BUSY_SNAPSHOT), " + std::to_string(pool_timeouts) + " pool timeouts, " + std::to_string(shed) + " shed";
   if (processes > 1) {
     s += ", " + std::to_string(processes) + " processes";
     if (restarts > 0) s += " (" + std::to_string(restarts) + " restarts)";

@@ -13,9 +13,8 @@ namespace busylab::sweep {
 
 namespace {
 
-const std::vector<std::string> kLoadKeys = {"load.connections", "load.rate",       "load.duration", "load.path",
-                                            "load.method",      "load.body",       "load.keep_alive",
-                                            "load.workload"};
+const std::vector<std::string> kLoadKeys = {"load.connections", "load.rate", "load.duration",   "load.path",
+                                            "load.method",      "load.body", "load.keep_alive", "load.workload"};
 
 std::chrono::nanoseconds read_duration(ConfigObject& o, std::string_view key, std::chrono::nanoseconds fallback,
                                        bool allow_zero = false) {
@@ -91,17 +90,45 @@ std::string override_text(const std::string& key, const nlohmann::json& value) {
 }  // namespace
 
 const std::vector<std::string>& known_metrics() {
-  static const std::vector<std::string> metrics = {
-      "requests",         "requests_per_s",   "ok",           "ok_per_s",
-      "failures",         "errors",           "rejected_503", "p50_ms",
-      "p90_ms",           "p99_ms",           "max_ms",       "mean_ms",
-      "rows_after",       "counter_after",    "acknowledged", "busy_errors",
-      "busy_snapshot",    "busy_waits",       "busy_wait_ms", "checkout_p99_ms",
-      "checkout_max_ms",  "pool_timeouts",    "shed",         "batches",
-      "mean_batch",       "reader_reads",     "reader_waits", "reader_failed",
-      "ok_vs_raw",        "busy_sleepers",    "busy_gave_up", "busy_waited",
-      "busy_wait_p50_ms", "busy_wait_max_ms", "failure_pct",  "retries",
-      "committed_after_retry", "retry_gave_up", "verified"};
+  static const std::vector<std::string> metrics = {"requests",
+                                                   "requests_per_s",
+                                                   "ok",
+                                                   "ok_per_s",
+                                                   "failures",
+                                                   "errors",
+                                                   "rejected_503",
+                                                   "p50_ms",
+                                                   "p90_ms",
+                                                   "p99_ms",
+                                                   "max_ms",
+                                                   "mean_ms",
+                                                   "rows_after",
+                                                   "counter_after",
+                                                   "acknowledged",
+                                                   "busy_errors",
+                                                   "busy_snapshot",
+                                                   "busy_waits",
+                                                   "busy_wait_ms",
+                                                   "checkout_p99_ms",
+                                                   "checkout_max_ms",
+                                                   "pool_timeouts",
+                                                   "shed",
+                                                   "batches",
+                                                   "mean_batch",
+                                                   "reader_reads",
+                                                   "reader_waits",
+                                                   "reader_failed",
+                                                   "ok_vs_raw",
+                                                   "busy_sleepers",
+                                                   "busy_gave_up",
+                                                   "busy_waited",
+                                                   "busy_wait_p50_ms",
+                                                   "busy_wait_max_ms",
+                                                   "failure_pct",
+                                                   "retries",
+                                                   "committed_after_retry",
+                                                   "retry_gave_up",
+                                                   "verified"};
   return metrics;
 }
 
@@ -239,8 +266,7 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
       e.verify.kind = VerifySpec::Kind::kCounter;
       e.verify.counter = verify.substr(8);
     } else {
-      top.fail("verify",
-               "expected \"rows\", \"counter:NAME\", \"workload\" or \"none\", got '" + verify + "'");
+      top.fail("verify", "expected \"rows\", \"counter:NAME\", \"workload\" or \"none\", got '" + verify + "'");
     }
 
     auto quick = top.child("quick");

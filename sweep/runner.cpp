@@ -6,8 +6,8 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
-#include <set>
 #include <ostream>
+#include <set>
 #include <thread>
 
 #include "common/child_process.hpp"

@@ -6,8 +6,8 @@
 
 #include <filesystem>
 #include <iosfwd>
-#include <nlohmann/json.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,13 +31,13 @@ struct VerifyFacts {
 
   // kWorkload only: what the database holds after the server stopped,
   // what it started with, and what the load generator was told.
-  std::int64_t initial_rows = 0;               // data.rows
-  std::optional<std::uint64_t> rows_inserted;  // acknowledged inserts, from the server's summary
-  std::map<std::string, std::int64_t> counters;      // name -> value
-  std::map<std::int64_t, std::int64_t> balances;     // account -> balance
-  std::int64_t accounts = 0;                         // bank.accounts
-  std::int64_t initial_balance = 0;                  // bank.initial_balance
-  loadgen::Ledger ledger;                            // warm-up and measured run together
+  std::int64_t initial_rows = 0;                  // data.rows
+  std::optional<std::uint64_t> rows_inserted;     // acknowledged inserts, from the server's summary
+  std::map<std::string, std::int64_t> counters;   // name -> value
+  std::map<std::int64_t, std::int64_t> balances;  // account -> balance
+  std::int64_t accounts = 0;                      // bank.accounts
+  std::int64_t initial_balance = 0;               // bank.initial_balance
+  loadgen::Ledger ledger;                         // warm-up and measured run together
 };
 
 struct Verdict {

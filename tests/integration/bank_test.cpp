@@ -171,8 +171,7 @@ TEST(Retry, DeferredTransfersConflictAndRetriesAbsorbThem) {
     const BankLedger& ledger = load.ledger();
     conflicts[retry] = ledger.count(503);
     EXPECT_EQ(ledger.count(200) + ledger.count(503), 16 * 30) << ledger.describe();
-    EXPECT_EQ(check_bank(ledger, read_balances(server.port(), kAccounts), kAccounts, 100000), "")
-        << "retry=" << retry;
+    EXPECT_EQ(check_bank(ledger, read_balances(server.port(), kAccounts), kAccounts, 100000), "") << "retry=" << retry;
     HttpClient http(server.port());
     const auto stats = http.request("GET", "/stats")->json()["database"];
     http.close();

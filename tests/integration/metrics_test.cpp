@@ -189,9 +189,9 @@ TEST(MetricsProcesses, TotalsAndEveryWorkersSeriesWhicheverWorkerAnswers) {
   EXPECT_GT(answered_by.size(), 1u);
   server->signal(SIGTERM);
   EXPECT_EQ(server->wait(std::chrono::seconds(60)), 0) << server->err();
-  EXPECT_NE(
-      server->out().find(std::to_string(kWrites) + " writes acknowledged (" + std::to_string(kWrites) + " committed, " + std::to_string(kWrites) + " rows inserted)"),
-      std::string::npos)
+  EXPECT_NE(server->out().find(std::to_string(kWrites) + " writes acknowledged (" + std::to_string(kWrites) +
+                               " committed, " + std::to_string(kWrites) + " rows inserted)"),
+            std::string::npos)
       << server->out();
 }
 

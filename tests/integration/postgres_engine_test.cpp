@@ -16,6 +16,7 @@
 #include "postgres/pg_engine.hpp"
 #include "strategy/strategies.hpp"
 #include "strategy/strategy.hpp"
+#include "tests/support/bank_load.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/postgres.hpp"
@@ -114,6 +115,44 @@ TEST_F(PostgresEngine, EveryOperationDoesWhatItDoesOnSqlite) {
   Operation custom;
   custom.write = true;
   EXPECT_EQ(c->run(custom, TransactionMode::kImmediate).errc, Errc::kInternal);
+}
+
+TEST_F(PostgresEngine, UpdatesTransfersAndAccountsDoWhatTheyDoOnSqlite) {
+  auto c = engine_->open(Engine::Purpose::kStartup);
+  // prepare() made the default bank: accounts 1..100 holding 1000 each.
+  const OpOutcome total = c->run(ops::accounts_total(), TransactionMode::kImmediate);
+  EXPECT_EQ(total.value, 100);
+  EXPECT_EQ(total.value2, 100000);
+  ASSERT_TRUE(c->run(ops::insert_row("old"), TransactionMode::kImmediate).ok());
+  EXPECT_TRUE(c->run(ops::update_row(1, "new"), TransactionMode::kImmediate).ok());
+  EXPECT_EQ(c->run(ops::get_row(1), TransactionMode::kImmediate).text, "new");
+  EXPECT_EQ(c->run(ops::update_row(9, "x"), TransactionMode::kImmediate).errc, Errc::kNotFound);
+
+  for (const auto mode : {TransactionMode::kImmediate, TransactionMode::kDeferred, TransactionMode::kExclusive}) {
+    const OpOutcome moved = c->run(ops::transfer(1, 2, 100), mode);
+    ASSERT_TRUE(moved.ok()) << moved.message;
+  }
+  EXPECT_EQ(c->run(ops::get_account(1), TransactionMode::kImmediate).value2, 700);
+  EXPECT_EQ(c->run(ops::get_account(2), TransactionMode::kImmediate).value2, 1300);
+  const OpOutcome overdraft = c->run(ops::transfer(1, 3, 701), TransactionMode::kImmediate);
+  EXPECT_EQ(overdraft.errc, Errc::kInsufficientFunds) << overdraft.message;
+  EXPECT_EQ(c->run(ops::transfer(1, 999, 1), TransactionMode::kImmediate).errc, Errc::kNotFound);
+  EXPECT_EQ(c->run(ops::get_account(999), TransactionMode::kImmediate).errc, Errc::kNotFound);
+  EXPECT_EQ(c->run(ops::accounts_total(), TransactionMode::kImmediate).value2, 100000);
+  // Refusals write nothing and are neither failures nor commits.
+  EXPECT_EQ(c->run(ops::get_account(1), TransactionMode::kImmediate).value2, 700);
+  EXPECT_EQ(stats_.writes_committed.load(), 5u);
+  EXPECT_EQ(stats_.other_failures.load(), 0u);
+
+  // In a batch: the overdraft's savepoint goes, the others commit.
+  const Operation batch_ops[] = {ops::transfer(2, 3, 10), ops::transfer(1, 3, 5000), ops::update_row(1, "b")};
+  const Operation* batch[] = {&batch_ops[0], &batch_ops[1], &batch_ops[2]};
+  const auto outs = c->run_batch(batch);
+  EXPECT_TRUE(outs[0].ok()) << outs[0].message;
+  EXPECT_EQ(outs[1].errc, Errc::kInsufficientFunds);
+  EXPECT_TRUE(outs[2].ok()) << outs[2].message;
+  EXPECT_EQ(c->run(ops::get_account(3), TransactionMode::kImmediate).value2, 1010);
+  EXPECT_EQ(c->run(ops::accounts_total(), TransactionMode::kImmediate).value2, 100000);
 }
 
 TEST_F(PostgresEngine, DeferredReadThenWriteFailsWithSerializationFailure) {
@@ -333,6 +372,36 @@ TEST_F(PostgresEngine, ServeAnswersTheSameApiOnPostgres) {
   ASSERT_TRUE(status);
   EXPECT_EQ(*status, 0) << quick->err();
   EXPECT_NE(quick->out().find("writes acknowledged"), std::string::npos) << quick->out();
+}
+
+TEST_F(PostgresEngine, BankKeepsItsTotalAndBalancesUnderConcurrentTransfers) {
+  // Immediate (rows locked in id order by the read), and deferred
+  // (REPEATABLE READ: 40001 on conflict) with database.retry absorbing them.
+  for (const std::string setup : {"immediate", "deferred"}) {
+    SCOPED_TRACE(setup);
+    pg_reset(cluster_->url());
+    testing::TempDir dir;
+    std::vector<std::string> sets = {"database.url=\"" + cluster_->url() + "\"", "pool.size=4", "bank.accounts=5",
+                                     "bank.initial_balance=100", "database.transaction=\"" + setup + "\""};
+    if (setup == "deferred") sets.insert(sets.end(), {"database.retry.max_tries=100", "database.retry.cap_ms=10"});
+    auto server = testing::start_serve(dir, "postgres.json", dir.file("unused.db"), dir.file("port"), sets);
+    const int port = read_port_file(dir.file("port"), 20s);
+    ASSERT_GT(port, 0) << server->err();
+    testing::BankLoad load(static_cast<std::uint16_t>(port), 8, 25, 5, 3);
+    load.join();
+    const auto& ledger = load.ledger();
+    EXPECT_EQ(ledger.count(200) + ledger.count(409), 8 * 25) << ledger.describe();
+    EXPECT_GT(ledger.count(200), 0);
+    EXPECT_EQ(testing::check_bank(ledger, testing::read_balances(static_cast<std::uint16_t>(port), 5), 5, 100), "");
+    testing::HttpClient http(static_cast<std::uint16_t>(port));
+    const auto stats = http.request("GET", "/stats", {}, {}, 10s)->json()["database"];
+    http.close();
+    if (setup == "deferred") {
+      EXPECT_GT(stats["busy_snapshot_failures"].get<int>(), 0) << "no 40001 to retry";
+    }
+    server->signal(SIGTERM);
+    EXPECT_EQ(server->wait(20s).value_or(-1), 0) << server->err();
+  }
 }
 
 }  // namespace

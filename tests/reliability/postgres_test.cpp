@@ -41,7 +41,7 @@ std::unique_ptr<ChildProcess> start_pg_server(const TempDir& dir, const std::str
 }
 
 void empty_database(const std::string& url) {
-  const std::string sql = "SET client_min_messages = warning; DROP TABLE IF EXISTS rows, counters";
+  const std::string sql = "SET client_min_messages = warning; DROP TABLE IF EXISTS rows, counters, accounts";
   std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(url.c_str()), &PQfinish);
   ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
   std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn.get(), sql.c_str()), &PQclear);

@@ -36,6 +36,7 @@ class ExperimentDir {
         << R"({"database": {"path": "x.db", "busy_timeout_ms": 100}, "pool": {"strategy": "pool", "size": 2}})";
   }
   std::filesystem::path file(const std::string& name) const { return dir_.path() / name; }
+  void write(const std::string& name, const std::string& text) const { std::ofstream(file(name)) << text; }
 
   // A minimal valid experiment with `patch` merged over it (null removes a key).
   json doc(const json& patch = json::object()) const {
@@ -167,9 +168,28 @@ TEST(Experiment, VerifyKinds) {
   EXPECT_EQ(c.verify.counter, "hits");
   for (const char* bad : {"rowz", "counter:", "all"}) {
     const auto msg = d.error({{"verify", bad}});
-    EXPECT_CONTAINS(msg, "verify: expected \"rows\", \"counter:NAME\" or \"none\"");
+    EXPECT_CONTAINS(msg, "verify: expected \"rows\", \"counter:NAME\", \"workload\" or \"none\"");
     EXPECT_CONTAINS(msg, std::string("got '") + bad + "'");
   }
+}
+
+TEST(Experiment, WorkloadFilesAreLoadedBeforeTheFirstCell) {
+  ExperimentDir d;
+  d.write("mix.json", R"({"name": "mix", "vars": {"id": {"distribution": "uniform", "min": 1, "max": 9}},
+                          "requests": [{"name": "read", "weight": 1, "method": "GET", "path": "/rows/{id}"}]})");
+  d.write("broken.json", R"({"name": "broken", "requests": [{"name": "read", "weight": 1, "method": "GET",
+                          "path": "/rows/{idd}"}], "vars": {"id": {"distribution": "uniform", "min": 1, "max": 9}}})");
+  const Experiment e = d.parse({{"load", {{"workload", "mix.json"}}}, {"verify", "workload"}});
+  EXPECT_EQ(e.verify.kind, VerifySpec::Kind::kWorkload);
+  EXPECT_EQ(e.workload_file(e.load), d.file("mix.json"));
+  // A bad file, in the load or as a matrix value, stops the experiment with the loader's message.
+  const auto msg = d.error({{"load", {{"workload", "broken.json"}}}});
+  EXPECT_CONTAINS(msg, "load.workload");
+  EXPECT_CONTAINS(msg, "idd");
+  const auto axis_msg = d.error({{"matrix", json::array({axis("load.workload", {"mix.json", "missing.json"})})}});
+  EXPECT_CONTAINS(axis_msg, "missing.json");
+  const Experiment m = d.parse({{"matrix", json::array({axis("load.workload", {"mix.json"})})}});
+  EXPECT_EQ(m.cells(false)[0].load.workload, "mix.json");
 }
 
 TEST(Experiment, BadDurationIsNamed) {

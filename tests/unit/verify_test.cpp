@@ -45,6 +45,85 @@ TEST(AcknowledgedFromSummary, ReadsTheCountPrintedAfterTheDrain) {
   EXPECT_FALSE(acknowledged_from_summary("busylab: stopped: garbled").has_value());
 }
 
+// A workload cell: 1000 rows at start, 10 inserted, two counters, a bank of
+// three accounts of 100 after two acknowledged transfers and one unanswered.
+VerifyFacts workload_facts() {
+  VerifyFacts f = good_facts();
+  f.kind = VerifySpec::Kind::kWorkload;
+  f.initial_rows = 1000;
+  f.rows_inserted = 10;
+  f.stored = 1010;
+  f.ledger.inserts = 10;
+  f.ledger.counters = {{"c1", 5}, {"c2", 3}};
+  f.ledger.counters_unknown = {{"c2", 1}};
+  f.counters = {{"c1", 5}, {"c2", 4}};  // c2's unanswered increment happened
+  f.accounts = 3;
+  f.initial_balance = 100;
+  f.ledger.transfers.ok = 2;
+  f.ledger.transfers.net = {{1, -30}, {2, 20}, {3, 10}};
+  f.ledger.transfers.unknown = 1;
+  f.ledger.transfers.unknown_abs = {{1, 5}, {3, 5}};
+  f.balances = {{1, 65}, {2, 120}, {3, 115}};  // the unanswered 5 from 1 to 3 happened
+  return f;
+}
+
+TEST(Verify, WorkloadPassesWhenRowsCountersAndBalancesAgree) {
+  const auto v = verify(workload_facts());
+  EXPECT_TRUE(v.ok) << v.detail;
+  EXPECT_CONTAINS(v.detail, "rows 1010 = 1000 + 10 inserted");
+  EXPECT_CONTAINS(v.detail, "2 counters match");
+  EXPECT_CONTAINS(v.detail, "bank total kept, 3 balances match 2 transfers");
+}
+
+TEST(Verify, WorkloadNamesWhatDoesNotAgree) {
+  {
+    auto f = workload_facts();
+    f.stored = 1009;  // an acknowledged insert lost
+    const auto v = verify(f);
+    EXPECT_FALSE(v.ok);
+    EXPECT_CONTAINS(v.detail, "rows 1009 != 1000 at start + 10 inserts acknowledged");
+  }
+  {
+    auto f = workload_facts();
+    f.counters["c1"] = 4;  // an acknowledged increment lost
+    const auto v = verify(f);
+    EXPECT_FALSE(v.ok);
+    EXPECT_CONTAINS(v.detail, "counter 'c1' = 4, 5 increments acknowledged");
+  }
+  {
+    auto f = workload_facts();
+    f.counters["c3"] = 1;  // a counter nobody was told about
+    EXPECT_FALSE(verify(f).ok);
+  }
+  {
+    auto f = workload_facts();
+    f.balances = {{1, 70}, {2, 115}, {3, 115}};  // total kept, but 2 lost an acknowledged credit
+    const auto v = verify(f);
+    EXPECT_FALSE(v.ok);
+    EXPECT_CONTAINS(v.detail, "account 2 holds 115, acknowledged transfers say 120");
+    EXPECT_EQ(v.detail.find("account 1"), std::string::npos) << "70 is within 70 +- 5: " << v.detail;
+  }
+  {
+    auto f = workload_facts();
+    f.balances[2] = 121;  // money made
+    const auto v = verify(f);
+    EXPECT_FALSE(v.ok);
+    EXPECT_CONTAINS(v.detail, "bank total 301 != 300");
+  }
+  {
+    auto f = workload_facts();
+    f.rows_inserted.reset();  // no summary line
+    EXPECT_FALSE(verify(f).ok);
+  }
+}
+
+TEST(RowsInsertedFromSummary, ReadsTheInsertsPrintedAfterTheDrain) {
+  EXPECT_EQ(rows_inserted_from_summary("busylab: stopped: 12 requests, 9 writes acknowledged (9 committed, 4 rows "
+                                       "inserted), 0 busy errors (0 BUSY_SNAPSHOT)\n"),
+            4u);
+  EXPECT_FALSE(rows_inserted_from_summary("busylab: stopped: 7 requests, 0 writes acknowledged (0 committed)"));
+}
+
 TEST(Verify, PassesWhenEverythingAdds) {
   auto v = verify(good_facts());
   EXPECT_TRUE(v.ok) << v.detail;
