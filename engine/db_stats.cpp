@@ -27,6 +27,7 @@ void DbStats::add(const DbStats& o) {
                                           &DbStats::lock_waits,
                                           &DbStats::busy_failures,
                                           &DbStats::busy_snapshot_failures,
+                                          &DbStats::deadlock_failures,
                                           &DbStats::full_failures,
                                           &DbStats::readonly_failures,
                                           &DbStats::unavailable_failures,

@@ -409,6 +409,9 @@ void PgConnection::fail_outcome(OpOutcome& out, const DatabaseError& e) {
   out.code = e.code_name();
   out.message = e.what();
   count_failure(stats_, out.errc);
+  // Counted with 40001 as busy_snapshot; kept apart too, since a deadlock
+  // is a different mechanism (lock order) with a different cost (deadlock_timeout).
+  if (out.code.starts_with("40P01")) stats_.deadlock_failures.fetch_add(1, std::memory_order_relaxed);
 }
 
 namespace {

@@ -153,6 +153,9 @@ class BusylabCollector : public prometheus::Collectable {
                 "UNAVAILABLE: PostgreSQL connection refused or lost; the connection was replaced)",
                 load(*counter), {{"code", code}});
     }
+    f.counter("busylab_postgres_deadlocks_total",
+              "PostgreSQL: operations failed with 40P01 deadlock_detected (also counted as BUSY_SNAPSHOT)",
+              load(db_.deadlock_failures));
     f.counter("busylab_sqlite_commits_total", "Transactions committed", load(db_.transactions_committed));
     f.counter("busylab_sqlite_writes_committed_total", "Write operations whose COMMIT succeeded",
               load(db_.writes_committed));

@@ -128,6 +128,7 @@ const std::vector<std::string>& known_metrics() {
                                                    "retries",
                                                    "committed_after_retry",
                                                    "retry_gave_up",
+                                                   "deadlocks",
                                                    "verified"};
   return metrics;
 }

@@ -127,6 +127,8 @@ nlohmann::json metric(const Experiment& e, const CellResult& r, const std::strin
   }
   if (name == "busy_snapshot")
     return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_snapshot_failures"})) : nullptr;
+  if (name == "deadlocks")
+    return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "deadlock_failures"})) : nullptr;
   if (name == "busy_waits") return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_sleeps"})) : nullptr;
   if (name == "busy_wait_ms")
     return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_sleep_ms"})) : nullptr;
@@ -304,6 +306,7 @@ std::string metric_label(const Experiment& e, const std::string& name) {
       {"busy_sleepers", "connections asleep in the busy handler (mean)"},
       {"busy_gave_up", "lock attempts that ran out of busy timeout"},
       {"failure_pct", "requests failed with 5xx or no answer (%)"},
+      {"deadlocks", "PostgreSQL: requests failed with 40P01 deadlock_detected"},
       {"retries", "transactions run again (database.retry)"},
       {"committed_after_retry", "writes committed after a retry"},
       {"retry_gave_up", "requests that ran out of retries"},

@@ -181,6 +181,32 @@ TEST_F(PostgresEngine, DeferredReadThenWriteFailsWithSerializationFailure) {
   EXPECT_EQ(retry.value, 12);
 }
 
+TEST_F(PostgresEngine, DeferredTransfersInOppositeOrderDeadlockAndAreCountedApart) {
+  auto c = open(options(TransactionMode::kDeferred));
+  // Another client holds account 2's row; the deferred transfer 1 -> 2
+  // updates 1, then waits for 2; the other then wants 1: a deadlock, which
+  // the transfer's backend detects after deadlock_timeout (1 s; the other's
+  // is set longer so that the transfer is the victim).
+  RawClient other(cluster_->url());
+  ASSERT_EQ(other.exec("SET deadlock_timeout = '20s'"), "");
+  ASSERT_EQ(other.exec("BEGIN"), "");
+  ASSERT_EQ(other.exec("UPDATE accounts SET balance = balance + 1 WHERE id = 2"), "");
+  auto pending =
+      std::async(std::launch::async, [&] { return c->run(ops::transfer(1, 2, 5), TransactionMode::kDeferred); });
+  ASSERT_EQ(pending.wait_for(300ms), std::future_status::timeout) << "the transfer should wait for account 2";
+  auto other_update = std::async(std::launch::async, [&] {
+    return other.exec("UPDATE accounts SET balance = balance - 1 WHERE id = 1");
+  });
+  const OpOutcome out = pending.get();
+  EXPECT_EQ(out.errc, Errc::kBusySnapshot) << out.message;
+  EXPECT_EQ(out.code, "40P01 deadlock_detected");
+  EXPECT_EQ(other_update.get(), "");
+  ASSERT_EQ(other.exec("COMMIT"), "");
+  EXPECT_EQ(stats_.deadlock_failures.load(), 1u);
+  EXPECT_EQ(stats_.busy_snapshot_failures.load(), 1u);
+  EXPECT_EQ(other.exec("SELECT sum(balance) FROM accounts"), "100000");
+}
+
 TEST_F(PostgresEngine, ImmediateIncrementsFromManyConnectionsLoseNone) {
   constexpr int kThreads = 8, kEach = 40;
   std::vector<std::thread> threads;
@@ -344,9 +370,18 @@ TEST_F(PostgresEngine, ServeAnswersTheSameApiOnPostgres) {
   EXPECT_EQ(call("GET", "/rows/count").body, R"({"count":1})");
   EXPECT_EQ(call("POST", "/counters/c/increment").body, R"({"name":"c","value":1})");
   EXPECT_EQ(call("GET", "/rows/7").status, 404);
+  EXPECT_EQ(call("PUT", "/rows/1", R"({"payload":"q"})").body, R"({"id":1})");
+  EXPECT_EQ(call("GET", "/rows/1").body, R"({"id":1,"payload":"q"})");
+  EXPECT_EQ(call("PUT", "/rows/7", R"({"payload":"q"})").status, 404);
+  EXPECT_EQ(call("GET", "/accounts/total").body, R"({"accounts":100,"total":100000})");
+  EXPECT_EQ(call("POST", "/transfer", R"({"from":3,"to":4,"amount":10})").body,
+            R"({"from":{"balance":990,"id":3},"to":{"balance":1010,"id":4}})");
+  EXPECT_EQ(call("POST", "/transfer", R"({"from":3,"to":4,"amount":991})").status, 409);
+  EXPECT_EQ(call("GET", "/accounts/4").body, R"({"balance":1010,"id":4})");
+  EXPECT_EQ(call("GET", "/accounts/101").status, 404);
   const auto stats = call("GET", "/stats").json();
   EXPECT_EQ(stats["config"]["database"]["engine"], "postgres");
-  EXPECT_EQ(stats["writes"]["acknowledged"], 2);
+  EXPECT_EQ(stats["writes"]["acknowledged"], 4);
 
   // A write that cannot get its lock is a 503 with a cause, like SQLite's BUSY.
   server.reset();  // stop the first server; a second with a short lock_timeout
