@@ -30,6 +30,8 @@
 #include "common/config_reader.hpp"
 #include "engine/database_error.hpp"
 #include "loadgen/load_runner.hpp"
+#include "loadgen/schedule.hpp"
+#include "loadgen/slo.hpp"
 #include "loadgen/workload.hpp"
 #include "server/http_server.hpp"
 #include "server/server_options.hpp"
@@ -153,18 +155,22 @@ struct LoadArgs {
   int connections = 64;
   int threads = 0;
   std::optional<std::string> duration, warmup, timeout, body, body_file, json, workload;
+  std::optional<std::string> interval, slo, stages;
   std::optional<std::int64_t> requests;
   std::optional<std::uint64_t> seed;
-  std::optional<double> rate;
+  std::optional<double> rate, start_rate;
   std::string method = "GET";
   bool method_given = false;  // -m appeared (even -m GET): it conflicts with --workload
   std::vector<std::string> headers;
   bool close = false, progress = false;
 };
 
+constexpr int kExitSloFailed = 3;  // busylab load --slo: a check failed
+
 int load(const LoadArgs& a) {
   namespace lg = busylab::loadgen;
   lg::LoadOptions o;
+  std::optional<lg::Slo> slo;
   try {
     o.url = lg::parse_url(a.url);
     o.connections = a.connections;
@@ -186,6 +192,10 @@ int load(const LoadArgs& a) {
       o.body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     }
     o.rate = a.rate;
+    if (a.stages) o.stages = lg::parse_stages(*a.stages);
+    o.start_rate = a.start_rate;
+    if (a.interval) o.interval = lg::parse_duration(*a.interval, "--interval");
+    if (a.slo) slo = lg::Slo::parse(*a.slo);
     o.close = a.close;
     if (a.workload) {
       if (a.method_given) {
@@ -212,7 +222,17 @@ int load(const LoadArgs& a) {
   const bool json_only = a.json && *a.json == "-";
   const bool show_progress = a.progress || isatty(STDERR_FILENO);
   std::function<void(const lg::Progress&)> progress;
-  if (show_progress) {
+  std::function<void(const lg::IntervalSample&)> on_interval;
+  if (o.interval) {
+    // One line per interval replaces the progress line (which still shows
+    // the warm-up, that has no intervals), whether stderr is a terminal or not.
+    progress = [](const lg::Progress& p) {
+      if (!p.warming_up) return;
+      std::fprintf(stderr, "[%5.1fs] (warm-up) %llu responses, %.0f/s, %llu errors\n", p.elapsed_s,
+                   static_cast<unsigned long long>(p.responses), p.rate, static_cast<unsigned long long>(p.errors));
+    };
+    on_interval = [](const lg::IntervalSample& s) { std::fprintf(stderr, "%s\n", s.line().c_str()); };
+  } else if (show_progress) {
     progress = [](const lg::Progress& p) {
       std::fprintf(stderr, "[%5.1fs]%s %llu responses, %.0f/s, %llu errors\n", p.elapsed_s,
                    p.warming_up ? " (warm-up)" : "", static_cast<unsigned long long>(p.responses), p.rate,
@@ -221,7 +241,7 @@ int load(const LoadArgs& a) {
   }
   lg::Report report;
   try {
-    report = lg::run_load(o, progress);
+    report = lg::run_load(o, progress, on_interval);
   } catch (const lg::LoadTargetError& e) {
     std::cerr << "busylab load: " << e.what() << "\n";
     return 1;
@@ -229,11 +249,17 @@ int load(const LoadArgs& a) {
     std::cerr << "busylab load: " << e.what() << "\n";
     return kExitUsage;
   }
-  const std::string json = report.to_json().dump(2);
+  auto doc = report.to_json();
+  std::optional<lg::SloVerdict> verdict;
+  if (slo) {
+    verdict = lg::evaluate(*slo, report);
+    doc["slo"] = verdict->to_json();
+  }
+  const std::string json = doc.dump(2);
   if (json_only) {
     std::cout << json << std::endl;
   } else {
-    std::cout << report.to_text() << std::flush;
+    std::cout << report.to_text() << (verdict ? verdict->to_text() : std::string()) << std::flush;
     if (a.json) {
       std::ofstream out(*a.json);
       out << json << "\n";
@@ -243,7 +269,8 @@ int load(const LoadArgs& a) {
       }
     }
   }
-  return report.reached ? 0 : 1;
+  if (!report.reached) return 1;
+  return verdict && !verdict->pass ? kExitSloFailed : 0;
 }
 
 std::atomic<bool> g_stop{false};
@@ -455,6 +482,24 @@ int main(int argc, char** argv) {
   load_cmd->add_option("--body-file", load_args.body_file, "Read the request body from a file");
   load_cmd->add_option("-r,--rate", load_args.rate,
                        "Open loop: requests/s in total on a fixed schedule; latency counts from when each was due");
+  load_cmd
+      ->add_option("--stages", load_args.stages,
+                   "Open loop ramping like k6's ramping-arrival-rate: DURATION:TARGET,... each stage moves the "
+                   "rate linearly to TARGET requests/s over DURATION (the first starts at its own TARGET unless "
+                   "--start-rate); the run lasts their sum; a request its connection cannot send on time is "
+                   "dropped; conflicts with -d and -r")
+      ->type_name("D:R,...");
+  load_cmd->add_option("--start-rate", load_args.start_rate,
+                       "With --stages: the rate (requests/s) the first stage starts from (k6: startRate)");
+  load_cmd->add_option("--interval", load_args.interval,
+                       "Sample every interval, e.g. 1s (at least 1ms): one line per interval on stderr instead of "
+                       "the progress line, a table at the end of the report and JSON \"series\"");
+  load_cmd
+      ->add_option("--slo", load_args.slo,
+                   "Check the run: KEY=VALUE,... with keys p50_ms, p90_ms, p99_ms, p999_ms, max_ms (at most), "
+                   "max_failure_rate (non-2xx + errors over answers + errors, at most), min_ok_per_s (at "
+                   "least); exit 3 when a check fails")
+      ->type_name("K=V,...");
   load_cmd->add_flag("--close", load_args.close, "A new TCP connection for every request (no keep-alive)");
   load_cmd->add_option("--timeout", load_args.timeout,
                        "Per-request and per-connect timeout (default 5s); the connection is replaced");
@@ -470,10 +515,12 @@ int main(int argc, char** argv) {
                        "thread's sequence of draws, not the order the server sees");
   load_cmd->footer(
       "Exit status: 0 when the run completed, 1 when the target could not be reached (the probe\n"
-      "failed, or no connection of the run was established), 2 for bad arguments. With -d the run\n"
-      "ends by warm-up + duration + timeout + 1s whatever the target does. The JSON schema is\n"
-      "described in docs/loadgen.md. With --workload the report has a line per request kind\n"
-      "(JSON \"kinds\"); every report has the \"ledger\" of what the server acknowledged.");
+      "failed, or no connection of the run was established), 2 for bad arguments, 3 when the run\n"
+      "completed and a --slo check failed. With -d or --stages the run ends by warm-up + duration\n"
+      "+ timeout + 1s whatever the target does. The JSON schema, the --stages schedule and the\n"
+      "--interval series are described in docs/loadgen.md. With --workload the report has a line\n"
+      "per request kind (JSON \"kinds\"); every report has the \"ledger\" of what the server\n"
+      "acknowledged.");
 
   auto* sweep_cmd =
       app.add_subcommand("sweep", "Run an experiment file: a server per cell, load, verification, tables and plots");

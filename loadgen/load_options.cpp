@@ -188,6 +188,14 @@ std::pair<std::string, std::string> split_header(std::string_view header) {
   return {name, std::string(value)};
 }
 
+std::optional<std::chrono::nanoseconds> LoadOptions::measured_duration() const {
+  if (duration) return duration;
+  if (stages.empty()) return std::nullopt;
+  std::chrono::nanoseconds total{0};
+  for (const auto& s : stages) total += s.duration;
+  return total;
+}
+
 int LoadOptions::effective_threads() const {
   int t = threads;
   if (t <= 0) t = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -202,6 +210,27 @@ void LoadOptions::validate() const {
   if (requests && *requests == 0) throw LoadArgumentError("--requests must be at least 1");
   if (rate && !(*rate > 0 && std::isfinite(*rate)))
     throw LoadArgumentError("--rate must be a positive number of requests/s");
+  if (interval && *interval < std::chrono::milliseconds(1)) throw LoadArgumentError("--interval must be at least 1ms");
+  if (!stages.empty()) {
+    if (duration)
+      throw LoadArgumentError("--stages conflicts with --duration (the run lasts as long as the stages together)");
+    if (rate) throw LoadArgumentError("--stages conflicts with --rate (each stage sets its own rate)");
+    double requests_due = 0;
+    double previous = start_rate.value_or(stages.front().target);
+    for (const auto& s : stages) {
+      if (s.duration.count() <= 0) throw LoadArgumentError("--stages: every stage needs a positive duration");
+      if (!(s.target >= 0 && std::isfinite(s.target)))
+        throw LoadArgumentError("--stages: every target must be a number of requests/s >= 0");
+      requests_due += std::chrono::duration<double>(s.duration).count() * (previous + s.target) / 2;
+      previous = s.target;
+    }
+    if (!(requests_due >= 1)) throw LoadArgumentError("--stages: the stages schedule no request (their rates are 0)");
+  }
+  if (start_rate) {
+    if (stages.empty()) throw LoadArgumentError("--start-rate applies only with --stages");
+    if (!(*start_rate >= 0 && std::isfinite(*start_rate)))
+      throw LoadArgumentError("--start-rate must be a number of requests/s >= 0");
+  }
   if (method.empty() || has_space_or_control(method))
     throw LoadArgumentError("--method '" + method + "' is not an HTTP method");
   for (const auto& h : headers) split_header(h);

@@ -20,6 +20,13 @@ class LoadArgumentError : public std::runtime_error {
 
 struct Workload;  // loadgen/workload.hpp
 
+/// One stage of --stages: the open-loop rate moves linearly to `target`
+/// requests/s over `duration` (loadgen/schedule.hpp).
+struct Stage {
+  std::chrono::nanoseconds duration{0};
+  double target = 0;
+};
+
 struct Url {
   std::string host;  // without brackets for IPv6
   std::uint16_t port = 80;
@@ -48,7 +55,17 @@ struct LoadOptions {
   std::vector<std::string> headers;  // "Name: value"
   std::string body;
   std::optional<double> rate;  // -r: requests/s in total (open loop)
-  bool close = false;          // a new connection for every request
+  /// --stages: an open-loop rate ramping linearly to each stage's target over
+  /// its duration (loadgen/schedule.hpp); the run lasts their sum. A request
+  /// that cannot be sent on time is dropped (Tally::dropped). Conflicts with
+  /// `duration` and `rate`.
+  std::vector<Stage> stages;
+  /// --start-rate: the rate the first stage starts from; unset: the first
+  /// stage's own target (it holds that rate).
+  std::optional<double> start_rate;
+  /// --interval: sample the run every interval (Report::series); at least 1 ms.
+  std::optional<std::chrono::nanoseconds> interval;
+  bool close = false;  // a new connection for every request
   std::chrono::nanoseconds timeout = std::chrono::seconds(5);
   bool progress = false;  // force progress lines on stderr
   /// --workload: a weighted mix of request kinds (loadgen/workload.hpp) sent
@@ -60,6 +77,9 @@ struct LoadOptions {
   /// returns the seed it used in Report::options.seed.
   std::optional<std::uint64_t> seed;
 
+  /// How long the measured window is meant to last: `duration`, or the
+  /// stages' sum; nothing with only `requests`.
+  std::optional<std::chrono::nanoseconds> measured_duration() const;
   /// Threads actually used: `threads` (or cores), never more than connections.
   int effective_threads() const;
   /// Checks ranges and combinations; throws LoadArgumentError.

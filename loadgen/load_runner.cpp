@@ -17,6 +17,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <optional>
 #include <random>
@@ -24,7 +25,17 @@
 #include <vector>
 
 #include "loadgen/schedule.hpp"
+#include "loadgen/series.hpp"
 #include "loadgen/workload.hpp"
+
+// GCC 12 reports Asio's coroutine frames as freed by a mismatched operator
+// delete, depending on what it inlines into the connection coroutine (a known
+// false positive of -Wmismatched-new-delete with coroutines: Asio allocates
+// and frees the frame through its own matching pair; server/handlers.cpp has
+// the same).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -49,7 +60,12 @@ struct Run {
   Clock::time_point deadline;       // no request is started after it
   Clock::time_point hard_end;       // everything still open is closed then
   std::optional<OpenLoopSchedule> schedule;
+  // --stages: requests that cannot be sent on time are dropped; request k is
+  // measured when k >= first_measured (the warm-up's requests come first).
+  bool drops = false;
+  std::uint64_t first_measured = 0;
   std::atomic<std::uint64_t> budget_used{0};  // measured requests started (for -n)
+  std::atomic<bool> budget_reached{false};    // -n ended the run
   std::atomic<bool> stop{false};
   LedgerEntry fixed_entry;  // without a workload: what the ledger does with the one request
   // With a workload: its shared state (latest, sequential) and the kinds'
@@ -86,6 +102,12 @@ class Worker {
  public:
   Worker(Run& run, int index, int first_connection, int connections)
       : run_(run), first_(first_connection), connections_(connections) {
+    if (const auto& interval = run_.options.interval) {
+      std::optional<std::size_t> last;
+      if (const auto d = run_.options.measured_duration())
+        last = static_cast<std::size_t>((d->count() - 1) / interval->count());
+      series = std::make_unique<SeriesRecorder>(run_.measure_start, *interval, last);
+    }
     if (run_.workload) {
       drawer_.emplace(*run_.workload, *run_.state, thread_seed(run_.seed, index));
       kinds.resize(run_.workload->kinds.size());
@@ -106,6 +128,7 @@ class Worker {
   std::vector<Tally> kinds;  // per request kind of the workload (measured)
   Ledger ledger;             // every request, warm-up included
   Clock::time_point last_answer{};
+  std::unique_ptr<SeriesRecorder> series;  // with --interval
   std::atomic<std::uint64_t> progress_responses{0};
   std::atomic<std::uint64_t> progress_errors{0};
 
@@ -113,11 +136,12 @@ class Worker {
   struct Connection {
     explicit Connection(asio::io_context& ioc) : socket(ioc), timer(ioc) {}
     tcp::socket socket;
-    asio::steady_timer timer;  // schedule and back-off waits; cancelled at the run's hard end
-    bool connecting = false;   // a connect is pending
-    bool in_flight = false;    // a request is written or being written, its answer not yet read
-    bool timed_out = false;    // the watchdog closed the socket
-    bool cut = false;          // the run ended while connecting: not an error
+    asio::steady_timer timer;     // schedule and back-off waits; cancelled at the run's hard end
+    bool connecting = false;      // a connect is pending
+    bool in_flight = false;       // a request is written or being written, its answer not yet read
+    bool timed_out = false;       // the watchdog closed the socket
+    bool cut = false;             // the run ended while connecting: not an error
+    Clock::time_point free_at{};  // when the previous attempt ended (answer, error, failed connect)
     Clock::time_point deadline{};
     // With a workload: this request's draw, bytes and ledger entry (buffers
     // reused from one request to the next).
@@ -137,6 +161,7 @@ class Worker {
     if (measured) {
       ++tally.errors[static_cast<std::size_t>(e)];
       if (kind != kNoKind) ++kinds[kind].errors[static_cast<std::size_t>(e)];
+      if (series) series->error(Clock::now(), e);
     }
     progress_errors.fetch_add(1, std::memory_order_relaxed);
   }
@@ -184,21 +209,46 @@ class Worker {
     asio::steady_timer& timer = c.timer;
     bool ever_connected = false;
     std::uint64_t sequence = 0;
+    // --stages: a request is dropped, not sent, when its connection is still
+    // busy with an earlier one at its due time, or when it could only be sent
+    // after the connection's next request is due.
+    const auto drop = [&](bool measured, Clock::time_point due) {
+      if (!measured) return;
+      ++tally.dropped;
+      if (series) series->dropped(due);
+    };
     for (;;) {
       if (run_.stop.load(std::memory_order_relaxed)) break;
       Clock::time_point due = Clock::now();
+      Clock::time_point next_due = Clock::time_point::max();
+      bool measured = false;
       if (run_.schedule) {
-        due = run_.schedule->due(global, sequence++);
-        if (due > run_.deadline) break;
+        const std::uint64_t k = run_.schedule->index(global, sequence++);
+        if (run_.drops) {
+          if (k >= run_.schedule->rates().total()) break;
+          due = run_.schedule->due(k);
+          next_due = run_.schedule->due(k + static_cast<std::uint64_t>(o.connections));
+          measured = k >= run_.first_measured;
+          if (c.free_at > due || Clock::now() > next_due) {
+            drop(measured, due);
+            continue;
+          }
+        } else {
+          due = run_.schedule->due(k);
+          if (due > run_.deadline) break;
+          measured = due >= run_.measure_start;
+        }
         if (due > Clock::now()) {
           timer.expires_at(due);
           co_await timer.async_wait(kUse);
         }
       } else if (due >= run_.deadline) {
         break;
+      } else {
+        measured = due >= run_.measure_start;
       }
-      const bool measured = due >= run_.measure_start;
       if (measured && o.requests && run_.budget_used.fetch_add(1, std::memory_order_relaxed) >= *o.requests) {
+        run_.budget_reached.store(true, std::memory_order_relaxed);
         run_.stop.store(true, std::memory_order_relaxed);
         break;
       }
@@ -215,6 +265,7 @@ class Worker {
           c.socket.close(ignored);
           if (c.cut || run_.stop.load(std::memory_order_relaxed)) break;
           error(ErrorClass::kConnect, measured);
+          c.free_at = Clock::now();
           // Nothing listens (any more), or it does not accept: do not spin,
           // try again shortly.
           timer.expires_after(std::chrono::milliseconds(10));
@@ -227,6 +278,12 @@ class Worker {
         }
         ever_connected = true;
         buffer.clear();
+        if (run_.drops && Clock::now() > next_due) {
+          // The connect took longer than the gap to the next request.
+          if (measured && o.requests) run_.budget_used.fetch_sub(1, std::memory_order_relaxed);
+          drop(measured, due);
+          continue;
+        }
       }
 
       // The request: the one serialized before the run, or a workload's,
@@ -256,6 +313,7 @@ class Worker {
       auto [write_ec, written] = co_await asio::async_write(c.socket, asio::buffer(*bytes), kUse);
       if (write_ec) {
         c.in_flight = false;
+        c.free_at = Clock::now();
         error(classify(write_ec, c.timed_out, /*reading=*/false), measured, kind);
         record(ledger, *entry, 0);  // some of it may have reached the server
         beast::error_code ignored;
@@ -268,6 +326,7 @@ class Worker {
       auto [read_ec, read] = co_await http::async_read(c.socket, buffer, parser, kUse);
       c.in_flight = false;
       if (read_ec) {
+        c.free_at = Clock::now();
         error(classify(read_ec, c.timed_out, /*reading=*/true), measured, kind);
         record(ledger, *entry, 0);
         beast::error_code ignored;
@@ -275,6 +334,7 @@ class Worker {
         continue;
       }
       const auto done = Clock::now();
+      c.free_at = done;
       const int status = static_cast<int>(parser.get().result_int());
       record(ledger, *entry, status);
       if (run_.workload && run_.workload->uses_latest && status >= 200 && status < 300) {
@@ -288,6 +348,7 @@ class Worker {
         ++tally.responses;
         tally.bytes_read += read;
         last_answer = done;
+        if (series) series->answer(done, latency, status);
         if (kind != kNoKind) {
           Tally& k = kinds[kind];
           k.latency_us.record(latency);
@@ -349,10 +410,12 @@ double peak_rss_mb() {
 
 }  // namespace
 
-Report run_load(const LoadOptions& options, const std::function<void(const Progress&)>& on_progress) {
+Report run_load(const LoadOptions& options, const std::function<void(const Progress&)>& on_progress,
+                const std::function<void(const IntervalSample&)>& on_interval) {
   options.validate();
   LoadOptions effective = options;
-  if (!effective.duration && !effective.requests) effective.duration = std::chrono::seconds(10);
+  if (!effective.duration && !effective.requests && effective.stages.empty())
+    effective.duration = std::chrono::seconds(10);
 
   if (effective.workload && !effective.seed) {
     std::random_device device;
@@ -371,10 +434,18 @@ Report run_load(const LoadOptions& options, const std::function<void(const Progr
   }
   run.start = Clock::now();
   run.measure_start = run.start + effective.warmup;
-  run.deadline = effective.duration ? run.measure_start + *effective.duration : Clock::time_point::max();
+  const auto measured_duration = effective.measured_duration();
+  run.deadline = measured_duration ? run.measure_start + *measured_duration : Clock::time_point::max();
   run.hard_end =
-      effective.duration ? run.deadline + effective.timeout + std::chrono::seconds(1) : Clock::time_point::max();
+      measured_duration ? run.deadline + effective.timeout + std::chrono::seconds(1) : Clock::time_point::max();
+  const double warmup_s = std::chrono::duration<double>(effective.warmup).count();
   if (effective.rate) run.schedule.emplace(*effective.rate, effective.connections, run.start);
+  if (!effective.stages.empty()) {
+    run.schedule.emplace(RateSchedule::staged(effective.stages, effective.start_rate.value_or(-1), warmup_s),
+                         effective.connections, run.start);
+    run.drops = true;
+    run.first_measured = run.schedule->rates().count_before(warmup_s);
+  }
 
   const int threads = effective.effective_threads();
   std::vector<std::unique_ptr<Worker>> workers;
@@ -387,6 +458,31 @@ Report run_load(const LoadOptions& options, const std::function<void(const Progr
   }
   for (auto& w : workers) w->start();
 
+  // --interval: interval i is [measure_start + i * interval, + interval),
+  // cut at the measured duration; the last one also takes the answers that
+  // arrive after it.
+  const std::optional<std::chrono::nanoseconds> interval = effective.interval;
+  std::optional<std::size_t> last_interval;
+  if (interval && measured_duration)
+    last_interval = static_cast<std::size_t>((measured_duration->count() - 1) / interval->count());
+  const auto sample = [&](std::size_t i, std::optional<double> ended_s) {
+    const double length = std::chrono::duration<double>(*interval).count();
+    const double begin = static_cast<double>(i) * length;
+    double end = begin + length;
+    if (measured_duration) end = std::min(end, std::chrono::duration<double>(*measured_duration).count());
+    if (ended_s && *ended_s > begin && *ended_s < end) end = *ended_s;  // a run that stopped early (-n)
+    IntervalAccumulator acc;
+    for (auto& w : workers) w->series->collect(i, acc);
+    std::optional<double> target;
+    if (run.schedule && end > begin) {
+      const auto& rates = run.schedule->rates();
+      target = (rates.integral(warmup_s + end) - rates.integral(warmup_s + begin)) / (end - begin);
+    }
+    return acc.sample(end, end - begin, target);
+  };
+  std::size_t next_live = 0;  // the next interval to hand to on_interval
+  constexpr auto kLiveGrace = std::chrono::milliseconds(30);
+
   std::atomic<bool> done{false};
   std::thread joiner([&] {
     for (auto& w : workers) w->join();
@@ -397,6 +493,14 @@ Report run_load(const LoadOptions& options, const std::function<void(const Progr
   while (!done.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     const auto now = Clock::now();
+    if (interval && on_interval) {
+      // An interval is shown once it is over (and a little more, for the
+      // answers being recorded); the last one when the run has ended.
+      while ((!last_interval || next_live < *last_interval) &&
+             now >= run.measure_start + *interval * static_cast<std::int64_t>(next_live + 1) + kLiveGrace) {
+        on_interval(sample(next_live++, std::nullopt));
+      }
+    }
     if (!on_progress || now - last_tick < std::chrono::seconds(1)) continue;
     Progress p;
     for (auto& w : workers) {
@@ -428,6 +532,27 @@ Report run_load(const LoadOptions& options, const std::function<void(const Progr
   report.duration_s = std::max(0.0, std::chrono::duration<double>(end - run.measure_start).count());
   report.peak_rss_mb = peak_rss_mb();
   report.reached = report.tally.connects > 0 || report.tally.responses > 0;
+  if (run.drops) report.scheduled = run.schedule->rates().total() - run.first_measured;
+  if (interval) {
+    // A run with a duration has every interval of it, empty ones included (a
+    // server that stopped answering); one that -n ended, or that had no
+    // duration, ends with its last answer.
+    const double length = std::chrono::duration<double>(*interval).count();
+    std::optional<double> ended_s;
+    std::size_t n = 0;
+    if (last_interval && !run.budget_reached.load()) {
+      n = *last_interval + 1;
+    } else {
+      ended_s = report.duration_s;
+      n = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(*ended_s / length)));
+      if (last_interval) n = std::min(n, *last_interval + 1);
+    }
+    for (auto& w : workers) n = std::max(n, w->series->size());
+    for (std::size_t i = 0; i < n; ++i) report.series.push_back(sample(i, ended_s));
+    if (on_interval) {
+      for (std::size_t i = next_live; i < n; ++i) on_interval(report.series[i]);
+    }
+  }
   return report;
 }
 

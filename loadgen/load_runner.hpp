@@ -28,9 +28,14 @@ struct Progress {
 };
 
 /// Runs `options` to completion and returns the merged report. Blocks the
-/// calling thread, which calls `on_progress` about once a second. Throws
-/// LoadArgumentError for bad options and LoadTargetError when the target
-/// cannot be resolved or refuses the first connection.
-Report run_load(const LoadOptions& options, const std::function<void(const Progress&)>& on_progress = {});
+/// calling thread, which calls `on_progress` about once a second and, with
+/// options.interval, `on_interval` once per interval of the measured window,
+/// in order: each shortly after the interval's end from what had been
+/// recorded by then, the last ones when the run has ended (Report::series
+/// has the complete figures). Throws LoadArgumentError for bad options and
+/// LoadTargetError when the target cannot be resolved or refuses the first
+/// connection.
+Report run_load(const LoadOptions& options, const std::function<void(const Progress&)>& on_progress = {},
+                const std::function<void(const IntervalSample&)>& on_interval = {});
 
 }  // namespace busylab::loadgen

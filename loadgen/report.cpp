@@ -34,6 +34,7 @@ void Tally::merge(const Tally& o) {
   connects += o.connects;
   reconnects += o.reconnects;
   late_sends += o.late_sends;
+  dropped += o.dropped;
 }
 
 std::uint64_t Tally::error_total() const {
@@ -90,7 +91,61 @@ nlohmann::json errors_json(const Tally& t) {
   return errors;
 }
 
+nlohmann::json optional_json(const std::optional<double>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+std::string optional_ms(const std::optional<double>& ms) {
+  return ms ? human_time(*ms * 1000.0) : std::string("-");
+}
+
+// "503=3 timeout=2"
+std::string causes_text(const std::map<std::string, std::uint64_t>& causes) {
+  std::string text;
+  for (const auto& [cause, n] : causes) text += (text.empty() ? "" : " ") + cause + "=" + std::to_string(n);
+  return text;
+}
+
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.10g", s);
+  return buf;
+}
+
 }  // namespace
+
+nlohmann::json IntervalSample::to_json() const {
+  nlohmann::json causes = nlohmann::json::object();
+  for (const auto& [cause, n] : failures_by_cause) causes[cause] = n;
+  return {{"t_s", t_s},
+          {"length_s", length_s},
+          {"requests", requests},
+          {"ok", ok},
+          {"per_s", per_s},
+          {"ok_per_s", ok_per_s},
+          {"failures", failures},
+          {"failures_by_cause", causes},
+          {"p50_ms", optional_json(p50_ms)},
+          {"p99_ms", optional_json(p99_ms)},
+          {"max_ms", optional_json(max_ms)},
+          {"dropped", dropped},
+          {"target_rate", optional_json(target_rate)}};
+}
+
+std::string IntervalSample::line() const {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "[%6.1fs] %8.0f/s ok %8.0f/s  p50 %8s  p99 %8s  max %8s  failures %llu", t_s, per_s,
+                ok_per_s, optional_ms(p50_ms).c_str(), optional_ms(p99_ms).c_str(), optional_ms(max_ms).c_str(),
+                static_cast<unsigned long long>(failures));
+  std::string text = buf;
+  if (failures) text += " (" + causes_text(failures_by_cause) + ")";
+  if (target_rate) {
+    std::snprintf(buf, sizeof buf, "  target %.0f/s  dropped %llu", *target_rate,
+                  static_cast<unsigned long long>(dropped));
+    text += buf;
+  }
+  return text;
+}
 
 nlohmann::json Report::to_json() const {
   const auto& o = options;
@@ -108,6 +163,16 @@ nlohmann::json Report::to_json() const {
   target["duration_s"] = o.duration ? nlohmann::json(seconds(*o.duration)) : nlohmann::json(nullptr);
   target["requests"] = o.requests ? nlohmann::json(*o.requests) : nlohmann::json(nullptr);
   target["rate"] = o.rate ? nlohmann::json(*o.rate) : nlohmann::json(nullptr);
+  if (o.stages.empty()) {
+    target["stages"] = nullptr;
+  } else {
+    target["stages"] = nlohmann::json::array();
+    for (const auto& st : o.stages)
+      target["stages"].push_back({{"duration_s", seconds(st.duration)}, {"target", st.target}});
+    if (!o.duration) target["duration_s"] = seconds(*o.measured_duration());
+  }
+  target["start_rate"] = optional_json(o.start_rate);
+  target["interval_s"] = o.interval ? nlohmann::json(seconds(*o.interval)) : nlohmann::json(nullptr);
   nlohmann::json doc = {{"schema", "busylab-load/1"},
                         {"target", target},
                         {"requests", tally.responses},
@@ -123,11 +188,17 @@ nlohmann::json Report::to_json() const {
                         {"latency_us", latency_json(tally.latency_us)},
                         {"peak_rss_mb", peak_rss_mb},
                         {"reached", reached}};
-  if (o.rate) {
-    doc["open_loop"] = {{"target_rate", *o.rate},
+  if (o.rate || !o.stages.empty()) {
+    // With stages the target is the schedule's mean rate over the measured window.
+    const double target_rate =
+        o.rate ? *o.rate : (scheduled ? static_cast<double>(*scheduled) / seconds(*o.measured_duration()) : 0.0);
+    doc["open_loop"] = {{"target_rate", target_rate},
                         {"achieved_rate", requests_per_s()},
                         {"late_sends", tally.late_sends},
-                        {"late_threshold_ms", kLateThreshold.count()}};
+                        {"late_threshold_ms", kLateThreshold.count()},
+                        {"dropped", tally.dropped},
+                        {"scheduled", scheduled ? nlohmann::json(*scheduled) : nlohmann::json(nullptr)},
+                        {"stages", o.stages.empty() ? nlohmann::json(nullptr) : nlohmann::json(stages_text(o.stages))}};
   } else {
     doc["open_loop"] = nullptr;
   }
@@ -149,6 +220,13 @@ nlohmann::json Report::to_json() const {
     doc["kinds"] = nullptr;
   }
   doc["ledger"] = ledger.to_json();
+  if (o.interval) {
+    doc["series"] = nlohmann::json::array();
+    for (const auto& sample : series) doc["series"].push_back(sample.to_json());
+  } else {
+    doc["series"] = nullptr;
+  }
+  doc["slo"] = nullptr;  // `busylab load --slo` sets it (loadgen/slo.hpp)
   return doc;
 }
 
@@ -158,13 +236,14 @@ std::string Report::to_text() const {
   std::ostringstream s;
   char line[256];
   if (o.workload) {
-    s << (o.rate ? "open loop" : "closed loop") << " workload "
+    s << (o.rate || !o.stages.empty() ? "open loop" : "closed loop") << " workload "
       << (o.workload->name.empty() ? "" : o.workload->name + " ") << "(" << o.workload->kinds.size()
       << (o.workload->kinds.size() == 1 ? " kind" : " kinds");
     if (o.seed) s << ", seed " << *o.seed;
     s << ") http://" << o.url.authority();
   } else {
-    s << (o.rate ? "open loop" : "closed loop") << " " << o.method << " http://" << o.url.authority() << o.url.target;
+    s << (o.rate || !o.stages.empty() ? "open loop" : "closed loop") << " " << o.method << " http://"
+      << o.url.authority() << o.url.target;
   }
   s << ": " << o.connections << (o.connections == 1 ? " connection, " : " connections, ") << o.effective_threads()
     << (o.effective_threads() == 1 ? " thread" : " threads")
@@ -177,12 +256,23 @@ std::string Report::to_text() const {
                 human_bytes(bytes_per_s()).c_str());
   s << line;
   if (o.rate) {
-    std::snprintf(line, sizeof line, "  Rate: %.1f/s asked, %.1f/s achieved, %llu sent late (>%lldms after due)\n",
-                  *o.rate, requests_per_s(), static_cast<unsigned long long>(tally.late_sends),
-                  static_cast<long long>(kLateThreshold.count()));
+    std::snprintf(line, sizeof line,
+                  "  Rate: %.1f/s asked, %.1f/s achieved, %llu sent late (>%lldms after due), %llu dropped\n", *o.rate,
+                  requests_per_s(), static_cast<unsigned long long>(tally.late_sends),
+                  static_cast<long long>(kLateThreshold.count()), static_cast<unsigned long long>(tally.dropped));
+    s << line;
+  } else if (!o.stages.empty()) {
+    s << "  Stages: " << stages_text(o.stages);
+    if (o.start_rate) s << " from " << seconds_text(*o.start_rate) << "/s";
+    std::snprintf(line, sizeof line,
+                  "\n  Rate: %llu due, %llu dropped, %.1f/s achieved, %llu sent late (>%lldms after due)\n",
+                  static_cast<unsigned long long>(scheduled.value_or(0)),
+                  static_cast<unsigned long long>(tally.dropped), requests_per_s(),
+                  static_cast<unsigned long long>(tally.late_sends), static_cast<long long>(kLateThreshold.count()));
     s << line;
   }
-  s << "  Latency" << (o.rate ? " (from when each request was due)" : "") << ":\n";
+  const bool open_loop = o.rate || !o.stages.empty();
+  s << "  Latency" << (open_loop ? " (from when each request was due)" : "") << ":\n";
   std::snprintf(line, sizeof line, "    min %s  mean %s  max %s\n", human_time(static_cast<double>(h.min())).c_str(),
                 human_time(h.mean()).c_str(), human_time(static_cast<double>(h.max())).c_str());
   s << line;
@@ -251,6 +341,32 @@ std::string Report::to_text() const {
   }
   std::snprintf(line, sizeof line, "  Peak memory: %.1f MiB\n", peak_rss_mb);
   s << line;
+  if (!series.empty()) {
+    // The series, one row per interval.
+    s << "  Series (every " << seconds_text(std::chrono::duration<double>(*o.interval).count())
+      << "s; latency of the answers that arrived in each interval):\n";
+    std::snprintf(line, sizeof line, "    %8s %10s %10s %9s %9s %9s %9s", "t", "req/s", "ok/s", "p50", "p99", "max",
+                  "failures");
+    s << line;
+    if (open_loop) {
+      std::snprintf(line, sizeof line, " %9s %8s", "target/s", "dropped");
+      s << line;
+    }
+    s << "\n";
+    for (const auto& x : series) {
+      std::snprintf(line, sizeof line, "    %7.1fs %10.1f %10.1f %9s %9s %9s %9llu", x.t_s, x.per_s, x.ok_per_s,
+                    optional_ms(x.p50_ms).c_str(), optional_ms(x.p99_ms).c_str(), optional_ms(x.max_ms).c_str(),
+                    static_cast<unsigned long long>(x.failures));
+      s << line;
+      if (open_loop) {
+        std::snprintf(line, sizeof line, " %9.0f %8llu", x.target_rate.value_or(0),
+                      static_cast<unsigned long long>(x.dropped));
+        s << line;
+      }
+      if (x.failures) s << "  " << causes_text(x.failures_by_cause);
+      s << "\n";
+    }
+  }
   if (!reached) s << "  The target could not be reached.\n";
   return s.str();
 }

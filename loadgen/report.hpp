@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,7 @@ struct Tally {
   std::uint64_t connects = 0;    // TCP connections opened
   std::uint64_t reconnects = 0;  // reopened after the server closed one or an error
   std::uint64_t late_sends = 0;  // open loop: sent more than kLateThreshold after due
+  std::uint64_t dropped = 0;     // --stages: due but not sent (the connection was busy or too late)
 
   void merge(const Tally& other);
   std::uint64_t error_total() const;
@@ -40,6 +42,27 @@ struct Tally {
 struct KindTally {
   std::string name;
   Tally tally;  // responses, status, errors, bytes_read and latency_us are kept per kind
+};
+
+/// One interval of --interval: what happened in [t_s - length_s, t_s) of
+/// the measured window (answers by when they arrived, errors by when they
+/// happened, dropped requests by when they were due).
+struct IntervalSample {
+  double t_s = 0;                                          // end of the interval, seconds since the measured start
+  double length_s = 0;                                     // its length: the interval, or less for the last one
+  std::uint64_t requests = 0;                              // answers, any status
+  std::uint64_t ok = 0;                                    // 2xx answers
+  double per_s = 0;                                        // requests / length_s
+  double ok_per_s = 0;                                     // ok / length_s
+  std::uint64_t failures = 0;                              // non-2xx answers plus errors
+  std::map<std::string, std::uint64_t> failures_by_cause;  // "503", "timeout", "connect", ...
+  std::optional<double> p50_ms, p99_ms, max_ms;            // of the answers in it; nothing when none
+  std::uint64_t dropped = 0;                               // --stages
+  std::optional<double> target_rate;                       // open loop: the schedule's mean rate over it
+
+  nlohmann::json to_json() const;
+  /// One line for stderr while running: "[  2.0s] 4810/s ok 4810/s ...".
+  std::string line() const;
 };
 
 struct Report {
@@ -53,6 +76,12 @@ struct Report {
   /// What the server acknowledged, from every request of the run, warm-up
   /// included (workload or not).
   Ledger ledger;
+  /// With --interval: one sample per interval of the measured window (the
+  /// warm-up has none); answers that arrive after the duration, to requests
+  /// in flight at its end, count in the last interval. Empty without.
+  std::vector<IntervalSample> series;
+  /// --stages: the requests due in the measured window (sent or dropped).
+  std::optional<std::uint64_t> scheduled;
   double duration_s = 0;   // measured window: end of warm-up to last answer
   double peak_rss_mb = 0;  // the generator's own peak memory
   bool reached = true;     // false: no connection to the target ever worked

@@ -6,6 +6,7 @@
 
 #include "common/config_reader.hpp"
 #include "loadgen/load_options.hpp"
+#include "loadgen/slo.hpp"
 #include "loadgen/workload.hpp"
 #include "server/server_options.hpp"
 
@@ -129,6 +130,8 @@ const std::vector<std::string>& known_metrics() {
                                                    "committed_after_retry",
                                                    "retry_gave_up",
                                                    "deadlocks",
+                                                   "slo",
+                                                   "capacity_per_s",
                                                    "verified"};
   return metrics;
 }
@@ -270,6 +273,21 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
       top.fail("verify", "expected \"rows\", \"counter:NAME\", \"workload\" or \"none\", got '" + verify + "'");
     }
 
+    if (top.has("slo") && !doc["slo"].is_null()) e.slo = loadgen::Slo::from_json(doc["slo"], "slo");
+    e.interval = read_duration(top, "interval", e.interval);
+    if (top.has("capacity") && !doc["capacity"].is_null()) {
+      auto c = top.child("capacity");
+      CapacitySpec spec;
+      c.read("from", spec.from, 0.001, 1e7);
+      c.read("max", spec.max, 0.001, 1e7);
+      if (spec.max < spec.from) c.fail("max", "must be at least 'from'");
+      spec.step_duration = read_duration(c, "step_duration", spec.step_duration);
+      c.read("tolerance", spec.tolerance, 0.001, 0.5);
+      c.finish();
+      if (!e.slo) top.fail("capacity", "needs an \"slo\" to search against, e.g. \"slo\": {\"p99_ms\": 50}");
+      e.capacity = spec;
+    }
+
     auto quick = top.child("quick");
     e.quick_duration = read_duration(quick, "duration", e.quick_duration);
     quick.read("max_connections", e.quick_max_connections, 1, 100000);
@@ -385,6 +403,10 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
     } else {
       for (const auto& a : e.matrix) e.columns.push_back(a.label);
       for (const char* m : {"requests_per_s", "failures", "p99_ms", "verified"}) e.columns.emplace_back(m);
+    }
+    if (e.slo && std::find(e.columns.begin(), e.columns.end(), "slo") == e.columns.end()) {
+      // An experiment with an SLO shows its verdict in every output.
+      e.columns.emplace_back("slo");
     }
     if (top.has("plots")) {
       const auto& plots = doc["plots"];

@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "loadgen/slo.hpp"
+#include "sweep/capacity.hpp"
+
 namespace busylab::sweep {
 
 struct LoadSpec {
@@ -100,6 +103,14 @@ struct Experiment {
   // gives every cell its URL (database.url), and stops it at the end.
   std::optional<std::filesystem::path> postgres_script;
   int repetitions = 3;  // runs of every point; --quick runs one
+  // "slo": {"p99_ms": 50, "max_failure_rate": 0.001}: every cell's measured
+  // run is checked against it (loadgen/slo.hpp) and gets a verdict.
+  std::optional<loadgen::Slo> slo;
+  // "capacity": {"from", "max", "step_duration", "tolerance"}: each cell
+  // searches for the highest open-loop rate that meets `slo` (required).
+  std::optional<CapacitySpec> capacity;
+  // "interval": each cell's time series (timeseries.csv) samples this often.
+  std::chrono::nanoseconds interval = std::chrono::seconds(1);
   VerifySpec verify;
   std::vector<std::string> columns;
   std::vector<PlotSpec> plots;

@@ -114,6 +114,14 @@ nlohmann::json metric(const Experiment& e, const CellResult& r, const std::strin
     return n;
   };
   if (name == "verified") return r.verdict.ok ? std::string("yes") : "NO: " + r.verdict.detail;
+  if (name == "capacity_per_s") {
+    if (!r.capacity || !r.capacity->capacity_per_s) return nullptr;
+    return *r.capacity->capacity_per_s;
+  }
+  if (name == "slo") {
+    if (!r.slo) return nullptr;
+    return r.slo->pass ? std::string("pass") : "FAIL: " + r.slo->reason;
+  }
   if (name == "reader_reads") return r.reader ? nlohmann::json(r.reader->reads) : nullptr;
   if (name == "reader_waits") return r.reader ? nlohmann::json(r.reader->waited) : nullptr;
   if (name == "reader_failed") return r.reader ? nlohmann::json(r.reader->failed) : nullptr;
@@ -302,6 +310,8 @@ std::string metric_label(const Experiment& e, const std::string& name) {
       {"reader_waits", "outside reader: reads that waited for a lock"},
       {"reader_failed", "outside reader: failed reads"},
       {"verified", "verified"},
+      {"slo", "meets the experiment's SLO"},
+      {"capacity_per_s", "highest rate meeting the SLO (requests/s)"},
       {"ok_vs_raw", "writes/s per raw SQLite commit/s (calibration)"},
       {"busy_sleepers", "connections asleep in the busy handler (mean)"},
       {"busy_gave_up", "lock attempts that ran out of busy timeout"},
@@ -582,6 +592,43 @@ figcaption { font-weight: bold; margin-bottom: 0.3em; }
 td.detail { white-space: pre-wrap; }
 )";
 
+// With "capacity": the answer first, the configuration that sustained the
+// most under the SLO (by median capacity), then the runners-up, each with
+// its range and what it is (its matrix values).
+std::vector<std::string> capacity_answer(const Experiment& e, const std::vector<Point>& summary) {
+  std::vector<const Point*> ranked;
+  for (const auto& p : summary)
+    if (p.metrics.count("capacity_per_s")) ranked.push_back(&p);
+  std::sort(ranked.begin(), ranked.end(), [](const Point* a, const Point* b) {
+    return a->metrics.at("capacity_per_s").median > b->metrics.at("capacity_per_s").median;
+  });
+  auto describe = [&](const Point& p) {
+    std::string text;
+    for (const auto& a : e.matrix) {
+      for (const auto& [key, value] : p.values)
+        if (key == a.key) text += (text.empty() ? "" : ", ") + a.label + " " + value_text(value);
+    }
+    return text.empty() ? std::string("the configuration") : text;
+  };
+  std::vector<std::string> lines;
+  if (!e.capacity) return lines;
+  if (ranked.empty()) {
+    lines.push_back("No configuration met the SLO at the lowest rate tried.");
+    return lines;
+  }
+  lines.push_back("Most under the SLO: " + describe(*ranked[0]) + ", " +
+                  spread_text(ranked[0]->metrics.at("capacity_per_s")) + " requests/s.");
+  for (std::size_t i = 1; i < ranked.size() && i < 4; ++i) {
+    const Spread& here = ranked[i]->metrics.at("capacity_per_s");
+    const Spread& before = ranked[i - 1]->metrics.at("capacity_per_s");
+    const std::string verdict = here.n < 2 || before.n < 2 ? "one run: no spread measured"
+                                : here.max < before.min    ? "resolved against the one before"
+                                                           : "not resolved against the one before";
+    lines.push_back("Then " + describe(*ranked[i]) + ", " + spread_text(here) + " requests/s (" + verdict + ").");
+  }
+  return lines;
+}
+
 // table.md: the points with their spread, what the plots compare, the
 // calibration, then every run.
 std::string summary_markdown(const Experiment& e, const std::vector<CellResult>& results,
@@ -590,6 +637,7 @@ std::string summary_markdown(const Experiment& e, const std::vector<CellResult>&
   std::ostringstream out;
   out << "# " << e.name << "\n\n";
   if (!e.description.empty()) out << e.description << "\n\n";
+  for (const auto& line : capacity_answer(e, summary)) out << "**" << line << "**\n\n";
   out << "Each figure: the median of a point's runs (min-max).\n\n";
   if (const auto note = runs_note(results); !note.empty()) out << note << "\n\n";
   out << points_table(e, results, summary);
@@ -644,6 +692,7 @@ std::string write_report(const Experiment& e, const std::vector<CellResult>& res
     << "<title>" << esc(e.name) << " - busylab sweep</title>\n<style>" << kReportStyle << "</style>\n</head>\n<body>\n";
   h << "<h1 id=\"experiment\">" << esc(e.name) << "</h1>\n";
   if (!e.description.empty()) h << "<p id=\"description\">" << esc(e.description) << "</p>\n";
+  for (const auto& line : capacity_answer(e, summary)) h << "<p class=\"answer\">" << esc(line) << "</p>\n";
   h << "<p id=\"summary\" class=\"" << (verified == results.size() ? "yes" : "no") << "\">" << verified << " of "
     << results.size() << " cells verified</p>\n";
 
@@ -695,6 +744,7 @@ std::string write_report(const Experiment& e, const std::vector<CellResult>& res
       const std::string text = point_text(e, results, p, c);
       std::string cls = p.metrics.count(c) ? "num" : "";
       if (c == "verified") cls = p.verified == p.runs.size() ? "yes" : "no";
+      if (c == "slo") cls = p.slo_runs == 0 ? "" : p.slo_pass == p.slo_runs ? "yes" : "no";
       h << "<td" << (cls.empty() ? "" : " class=\"" + cls + "\"") << ">" << esc(text) << "</td>";
     }
     std::string cells;
@@ -764,6 +814,7 @@ std::string write_report(const Experiment& e, const std::vector<CellResult>& res
       const auto v = metric(e, r, c);
       std::string cls = v.is_number() ? "num" : "";
       if (c == "verified") cls = r.verdict.ok ? "yes" : "no";
+      if (c == "slo" && r.slo) cls = r.slo->pass ? "yes" : "no";
       h << "<td" << (cls.empty() ? "" : " class=\"" + cls + "\"") << ">" << esc(value_text(v)) << "</td>";
     }
     h << "<td class=\"num\">" << r.cell.repetition + 1 << "</td><td class=\"num\">" << r.cell.run_order
@@ -814,6 +865,8 @@ OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& re
                      {"server_overrides", r.cell.server_overrides},
                      {"verified", r.verdict.ok},
                      {"verification", r.verdict.detail},
+                     {"slo", r.slo ? r.slo->to_json() : nlohmann::json(nullptr)},
+                     {"capacity", r.capacity ? r.capacity->to_json() : nlohmann::json(nullptr)},
                      {"error", r.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.error)},
                      {"elapsed_s", r.elapsed_s},
                      {"metrics", metrics},

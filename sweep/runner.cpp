@@ -6,8 +6,11 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <map>
 #include <ostream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "common/child_process.hpp"
@@ -17,7 +20,9 @@
 #include "loadgen/load_runner.hpp"
 #include "postgres/pg_engine.hpp"
 #include "server/server_options.hpp"
+#include "sweep/capacity.hpp"
 #include "sweep/http_get.hpp"
+#include "sweep/timeseries.hpp"
 
 namespace busylab::sweep {
 
@@ -151,6 +156,11 @@ class SweepCluster {
   std::string url_;
 };
 
+void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
 std::uint64_t ok_count(const loadgen::Report& r) {
   std::uint64_t n = 0;
   for (auto [code, count] : r.tally.status) n += (code >= 200 && code < 300) ? count : 0;
@@ -266,11 +276,67 @@ void run_cell(const Experiment& e, const SweepOptions& options, const std::strin
       unknown += unknown_outcomes(warm);
       result.facts.ledger.merge(warm.ledger);
     }
-    const auto report = loadgen::run_load(load_options(cell.load, p, cell.load.duration, workload));
-    ok_seen += ok_count(report);
-    unknown += unknown_outcomes(report);
-    result.facts.ledger.merge(report.ledger);
-    result.load = report.to_json();
+    // The measured run samples its intervals; the server and the WAL are
+    // sampled beside it (timeseries.csv).
+    const std::filesystem::path wal_db = postgres ? std::filesystem::path() : std::filesystem::path(db);
+    auto measure = [&](loadgen::LoadOptions options, std::string& csv) {
+      options.interval = e.interval;
+      ServerSampler sampler(p, wal_db, e.interval);
+      sampler.start(Clock::now());
+      auto report = loadgen::run_load(options);
+      sampler.stop();
+      csv += timeseries_csv(report.series, sampler.samples());
+      ok_seen += ok_count(report);
+      unknown += unknown_outcomes(report);
+      result.facts.ledger.merge(report.ledger);
+      return report;
+    };
+    std::string csv;
+    if (!e.capacity) {
+      const auto report = measure(load_options(cell.load, p, cell.load.duration, workload), csv);
+      if (e.slo) result.slo = loadgen::evaluate(*e.slo, report);
+      result.load = report.to_json();
+    } else {
+      // Steps at rising open-loop rates against this one server; the cell's
+      // load report is the capacity step's (the highest that passed).
+      std::map<double, nlohmann::json> reports;
+      const auto step_duration = std::min(e.capacity->step_duration, cell.load.duration);
+      result.capacity = search_capacity(*e.capacity, [&](double rate) {
+        auto options = load_options(cell.load, p, step_duration, workload);
+        options.rate = rate;
+        std::string step_csv;
+        const auto report = measure(options, step_csv);
+        // The step's rows, each marked with its rate (one header for all).
+        std::istringstream rows(step_csv);
+        std::string line;
+        std::getline(rows, line);
+        if (csv.empty()) csv = "rate," + line + "\n";
+        while (std::getline(rows, line)) csv += std::to_string(static_cast<long long>(rate)) + "," + line + "\n";
+        CapacityStep step;
+        const loadgen::SloVerdict verdict = loadgen::evaluate(*e.slo, report);
+        step.answered_per_s = report.requests_per_s();
+        for (const auto& check : verdict.checks) {
+          if (check.name == "p99_ms" && check.value) step.p99_ms = check.value;
+          if (check.name == "max_failure_rate" && check.value) step.failure_rate = *check.value;
+        }
+        if (!step.p99_ms && report.tally.latency_us.count() > 0)
+          step.p99_ms = static_cast<double>(report.tally.latency_us.percentile(0.99)) / 1000.0;
+        const bool kept_up = step.answered_per_s >= (1 - e.capacity->tolerance) * rate;
+        step.pass = verdict.pass && kept_up;
+        step.reason = verdict.reason;
+        if (!kept_up) {
+          char text[128];
+          std::snprintf(text, sizeof text, "answered %.0f/s of %.0f/s offered", step.answered_per_s, rate);
+          step.reason += (step.reason.empty() ? "" : "; ") + std::string(text);
+        }
+        reports[rate] = report.to_json();
+        if (step.pass) result.slo = verdict;
+        return step;
+      });
+      if (result.capacity->capacity_per_s) result.load = reports[*result.capacity->capacity_per_s];
+      if (!result.capacity->capacity_per_s && !reports.empty()) result.load = reports.begin()->second;
+    }
+    write_text(dir / "timeseries.csv", csv);
   } catch (const std::exception& ex) {
     result.error = std::string("load failed: ") + ex.what();
   }

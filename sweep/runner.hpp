@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "loadgen/slo.hpp"
 #include "loadgen/workload.hpp"
+#include "sweep/capacity.hpp"
 #include "sweep/experiment.hpp"
 #include "sweep/watch.hpp"
 
@@ -78,6 +80,11 @@ struct CellResult {
   // server's are (Engine::settings), before the load; {"error": ...} when
   // they could not be read.
   nlohmann::json settings;
+  // The measured run against the experiment's "slo", when it has one (with
+  // "capacity": the capacity step's verdict).
+  std::optional<loadgen::SloVerdict> slo;
+  // With the experiment's "capacity": the search and its steps.
+  std::optional<CapacityResult> capacity;
   // The day's raw SQLite commit rate in this cell's mode (calibration), for
   // ok_vs_raw; none for PostgreSQL and modes the calibration does not measure.
   std::optional<double> raw_commits_per_s;

@@ -74,11 +74,15 @@ std::vector<Point> summarize(const Experiment& e, const std::vector<CellResult>&
     }
     p.runs.push_back(i);
     p.verified += r.verdict.ok ? 1 : 0;
+    if (r.slo) {
+      ++p.slo_runs;
+      p.slo_pass += r.slo->pass ? 1 : 0;
+    }
   }
   std::vector<Point> points;
   for (auto& [index, p] : by_point) {
     for (const auto& name : known_metrics()) {
-      if (name == "verified") continue;
+      if (name == "verified" || name == "slo") continue;
       std::vector<double> values;
       for (std::size_t i : p.runs) {
         const auto v = metric(e, results[i], name);
@@ -125,6 +129,18 @@ std::string point_text(const Experiment& e, const std::vector<CellResult>& resul
     }
     return "NO: " + std::to_string(p.runs.size() - p.verified) + " of " + std::to_string(p.runs.size()) +
            " runs: " + why;
+  }
+  if (column == "slo") {
+    if (p.slo_runs == 0) return "-";
+    if (p.slo_pass == p.slo_runs) return "pass";
+    std::string why;
+    for (std::size_t i : p.runs) {
+      if (results[i].slo && !results[i].slo->pass) {
+        why = results[i].slo->reason;
+        break;
+      }
+    }
+    return "FAIL: " + std::to_string(p.slo_runs - p.slo_pass) + " of " + std::to_string(p.slo_runs) + " runs: " + why;
   }
   const auto it = p.metrics.find(column);
   return it == p.metrics.end() ? "-" : spread_text(it->second);
@@ -217,8 +233,12 @@ nlohmann::json points_json(const std::vector<Point>& points) {
     nlohmann::json metrics = nlohmann::json::object();
     for (const auto& [name, s] : p.metrics)
       metrics[name] = {{"median", s.median}, {"min", s.min}, {"max", s.max}, {"n", s.n}};
-    out.push_back(
-        {{"index", p.index + 1}, {"values", values}, {"runs", runs}, {"verified", p.verified}, {"metrics", metrics}});
+    out.push_back({{"index", p.index + 1},
+                   {"values", values},
+                   {"runs", runs},
+                   {"verified", p.verified},
+                   {"slo_pass", p.slo_runs ? nlohmann::json(p.slo_pass) : nlohmann::json(nullptr)},
+                   {"metrics", metrics}});
   }
   return out;
 }

@@ -51,6 +51,8 @@ struct Point {
   std::vector<std::size_t> runs;                               // its cells' indexes (0-based) in results
   std::map<std::string, Spread> metrics;
   std::size_t verified = 0;  // runs verified
+  std::size_t slo_runs = 0;  // runs checked against the experiment's SLO
+  std::size_t slo_pass = 0;  // ... that met it
 };
 
 /// Groups `results` (as run_sweep returns them, any order) by point.

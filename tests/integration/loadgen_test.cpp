@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "loadgen/load_runner.hpp"
+#include "loadgen/schedule.hpp"
 #include "loadgen/workload.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/mini_http_server.hpp"
@@ -148,6 +149,9 @@ TEST(Loadgen, OpenLoopKeepsTheRateAndMeasuresFromDueTime) {
   EXPECT_GE(r.tally.latency_us.percentile(0.99), 10'000u);
   const auto j = r.to_json();
   EXPECT_EQ(j["open_loop"]["target_rate"], 400.0);
+  // --rate sends late rather than dropping: every open-loop report has the field.
+  EXPECT_EQ(r.tally.dropped, 0u);
+  EXPECT_EQ(j["open_loop"]["dropped"], 0);
 }
 
 TEST(Loadgen, WarmupIsNotCounted) {
@@ -467,6 +471,205 @@ TEST(LoadCli, WorkloadFileSeedAndConflicts) {
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find(file + ": requests[0].weight: must be a positive number"), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+}
+
+TEST(LoadSeries, IntervalsCoverTheRunAndAddUp) {
+  // Every 4th answer is a 503.
+  MiniHttpServer server([](std::uint64_t n) { return MiniReply{n % 4 == 0 ? 503 : 200, 1ms}; });
+  auto o = options_for(server.port());
+  o.duration = 1s;
+  o.interval = 200ms;
+  std::vector<loadgen::IntervalSample> live;
+  const auto r = loadgen::run_load(o, {}, [&](const loadgen::IntervalSample& s) { live.push_back(s); });
+  // 1 s in intervals of 200 ms; the answers still in flight at the end count in the last.
+  ASSERT_EQ(r.series.size(), 5u);
+  std::uint64_t requests = 0, ok = 0, failures = 0, unavailable = 0;
+  for (std::size_t i = 0; i < r.series.size(); ++i) {
+    const auto& s = r.series[i];
+    EXPECT_NEAR(s.t_s, 0.2 * static_cast<double>(i + 1), 1e-9);
+    EXPECT_NEAR(s.length_s, 0.2, 1e-9);
+    EXPECT_GT(s.requests, 0u) << i;
+    EXPECT_NEAR(s.per_s, static_cast<double>(s.requests) / 0.2, 1e-6);
+    ASSERT_TRUE(s.p50_ms && s.p99_ms && s.max_ms) << i;
+    EXPECT_GE(*s.p50_ms, 1.0);  // the server waits 1 ms before answering
+    EXPECT_LE(*s.p50_ms, *s.p99_ms);
+    EXPECT_LE(*s.p99_ms, *s.max_ms);
+    EXPECT_FALSE(s.target_rate);  // closed loop
+    requests += s.requests;
+    ok += s.ok;
+    failures += s.failures;
+    unavailable += s.failures_by_cause.count("503") ? s.failures_by_cause.at("503") : 0;
+  }
+  EXPECT_EQ(requests, r.tally.responses);
+  EXPECT_EQ(ok, r.tally.status.at(200));
+  EXPECT_EQ(unavailable, r.tally.status.at(503));
+  EXPECT_EQ(failures, r.tally.status.at(503) + r.tally.error_total());
+  // The lines shown while running: one per interval, in order.
+  ASSERT_EQ(live.size(), r.series.size());
+  for (std::size_t i = 0; i < live.size(); ++i) EXPECT_NEAR(live[i].t_s, r.series[i].t_s, 1e-9);
+  EXPECT_EQ(live.back().requests, r.series.back().requests);  // the last one once the run has ended
+}
+
+TEST(LoadStages, SlowServerDropsWhatCannotBeSentOnTime) {
+  // A request every 20 ms per connection, each answered after 50 ms: a
+  // connection sends one, drops the two due while it waits, sends the next.
+  MiniHttpServer server([](std::uint64_t) { return MiniReply{200, 50ms}; });
+  auto o = options_for(server.port());
+  o.connections = 4;
+  o.threads = 1;
+  o.stages = loadgen::parse_stages("1s:200");
+  o.interval = 250ms;
+  const auto r = loadgen::run_load(o);
+  ASSERT_TRUE(r.scheduled);
+  EXPECT_EQ(*r.scheduled, 200u);
+  EXPECT_GE(r.tally.dropped, 100u);
+  EXPECT_LE(r.tally.responses, 100u);
+  EXPECT_GT(r.tally.responses, 40u);
+  // Every request due was sent or dropped, and what was sent was answered.
+  EXPECT_EQ(r.tally.responses + r.tally.error_total() + r.tally.dropped, 200u);
+  EXPECT_EQ(server.requests(), r.tally.responses);
+  EXPECT_GE(r.tally.latency_us.percentile(0.5), 50'000u);
+  std::uint64_t dropped = 0;
+  for (const auto& s : r.series) {
+    dropped += s.dropped;
+    ASSERT_TRUE(s.target_rate);
+    EXPECT_NEAR(*s.target_rate, 200, 1e-6);
+  }
+  EXPECT_EQ(dropped, r.tally.dropped);
+  const auto j = r.to_json();
+  EXPECT_EQ(j["open_loop"]["dropped"], r.tally.dropped);
+  EXPECT_EQ(j["open_loop"]["scheduled"], 200);
+}
+
+TEST(LoadStages, FastServerKeepsTheRampingSchedule) {
+  // 80/s for 1 s, then 80 -> 160/s over 1 s: 80 + 120 = 200 requests, at
+  // least 25 ms apart on each of the 4 connections.
+  MiniHttpServer server([](std::uint64_t) { return MiniReply{}; });
+  auto o = options_for(server.port());
+  o.connections = 4;
+  o.threads = 1;
+  o.stages = loadgen::parse_stages("1s:80,1s:160");
+  o.interval = 500ms;
+  const auto r = loadgen::run_load(o);
+  ASSERT_TRUE(r.scheduled);
+  EXPECT_EQ(*r.scheduled, 200u);
+  EXPECT_EQ(r.tally.dropped, 0u);
+  EXPECT_EQ(r.tally.responses, 200u);
+  EXPECT_EQ(server.requests(), 200u);
+  EXPECT_NEAR(r.duration_s, 2.0, 0.1);
+  // Per interval: the schedule's mean rate, and about that many answers.
+  ASSERT_EQ(r.series.size(), 4u);
+  const double targets[] = {80, 80, 100, 140};
+  for (std::size_t i = 0; i < 4; ++i) {
+    ASSERT_TRUE(r.series[i].target_rate);
+    EXPECT_NEAR(*r.series[i].target_rate, targets[i], 1e-6) << i;
+    EXPECT_NEAR(static_cast<double>(r.series[i].requests), targets[i] / 2, 3) << i;
+    EXPECT_EQ(r.series[i].dropped, 0u);
+  }
+}
+
+TEST(LoadCli, SloExitStatusAndVerdict) {
+  TempDir dir;
+  const std::string bin = BUSYLAB_BINARY;
+  MiniHttpServer server([](std::uint64_t) { return MiniReply{200, 50ms}; });
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
+
+  auto r =
+      run_command({bin, "load", url, "-c", "4", "-d", "1s", "--slo", "p99_ms=10", "--json", "-"}, dir.path().string());
+  EXPECT_EQ(r.status, 3) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j["slo"]["pass"], false);
+  EXPECT_EQ(j["slo"]["reason"].get<std::string>().rfind("p99 ", 0), 0u) << j["slo"];
+  ASSERT_EQ(j["slo"]["checks"].size(), 1u);
+  EXPECT_EQ(j["slo"]["checks"][0]["name"], "p99_ms");
+  EXPECT_GE(j["slo"]["checks"][0]["value"].get<double>(), 50.0);
+
+  r = run_command({bin, "load", url, "-c", "4", "-d", "1s", "--slo", "p99_ms=500,max_failure_rate=0", "--json", "-"},
+                  dir.path().string());
+  EXPECT_EQ(r.status, 0) << r.err;
+  j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j["slo"]["pass"], true);
+  EXPECT_TRUE(j["slo"]["reason"].is_null());
+  EXPECT_EQ(j["slo"]["checks"].size(), 2u);
+
+  // The text report says it too.
+  r = run_command({bin, "load", url, "-c", "2", "-n", "10", "--slo", "p99_ms=10"}, dir.path().string());
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_NE(r.out.find("SLO: FAIL: p99 "), std::string::npos) << r.out;
+
+  r = run_command({bin, "load", url, "-n", "5", "--slo", "p99=10"}, dir.path().string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("did you mean 'p99_ms'?"), std::string::npos) << r.err;
+  r = run_command({bin, "load", url, "-n", "5", "--slo", "p99_ms=ten"}, dir.path().string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("is not a number"), std::string::npos) << r.err;
+}
+
+TEST(LoadCli, IntervalLinesStagesAndConflicts) {
+  TempDir dir;
+  const std::string bin = BUSYLAB_BINARY;
+  MiniHttpServer server([](std::uint64_t) { return MiniReply{}; });
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
+
+  auto r =
+      run_command({bin, "load", url, "-c", "4", "-d", "1s", "--interval", "200ms", "--json", "-"}, dir.path().string());
+  EXPECT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  ASSERT_EQ(j["series"].size(), 5u);
+  std::uint64_t requests = 0;
+  for (const auto& s : j["series"]) requests += s["requests"].get<std::uint64_t>();
+  EXPECT_EQ(requests, j["requests"].get<std::uint64_t>());
+  EXPECT_EQ(j["target"]["interval_s"], 0.2);
+  // One line per interval on stderr, whether it is a terminal or not.
+  std::size_t lines = 0;
+  for (std::size_t at = r.err.find("/s ok "); at != std::string::npos; at = r.err.find("/s ok ", at + 1)) ++lines;
+  EXPECT_EQ(lines, 5u) << r.err;
+
+  r = run_command({bin, "load", url, "-c", "4", "-d", "1s", "--interval", "500ms"}, dir.path().string());
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("Series (every 0.5s"), std::string::npos) << r.out;
+
+  // 500 ms at 100/s, then 100 -> 200/s over 500 ms: 50 + 75 requests.
+  const auto before = server.requests();
+  r = run_command({bin, "load", url, "-c", "4", "--stages", "500ms:100,500ms:200", "--json", "-"}, dir.path().string());
+  EXPECT_EQ(r.status, 0) << r.err;
+  j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j["open_loop"]["scheduled"], 125);
+  EXPECT_EQ(j["open_loop"]["dropped"], 0);
+  EXPECT_EQ(j["requests"], 125);
+  EXPECT_EQ(server.requests() - before, 125u);
+  EXPECT_EQ(j["target"]["stages"].size(), 2u);
+  EXPECT_EQ(j["target"]["duration_s"], 1.0);
+  EXPECT_TRUE(j["series"].is_null());
+
+  // --start-rate 0: 0 -> 100/s over 1 s, 50 requests.
+  r = run_command({bin, "load", url, "-c", "2", "--stages", "1s:100", "--start-rate", "0", "--json", "-"},
+                  dir.path().string());
+  EXPECT_EQ(r.status, 0) << r.err;
+  j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j["open_loop"]["scheduled"], 50);
+  EXPECT_EQ(j["target"]["start_rate"], 0.0);
+
+  const auto refused = [&](std::vector<std::string> args, const std::string& message) {
+    args.insert(args.begin(), {bin, "load", url});
+    const auto result = run_command(args, dir.path().string());
+    EXPECT_EQ(result.status, 2) << message;
+    EXPECT_NE(result.err.find(message), std::string::npos) << result.err;
+  };
+  const auto sent = server.requests();
+  refused({"--stages", "1s:100", "-d", "2s"}, "--stages conflicts with --duration");
+  refused({"--stages", "1s:100", "-r", "10"}, "--stages conflicts with --rate");
+  refused({"--start-rate", "5"}, "--start-rate applies only with --stages");
+  refused({"--stages", "1s"}, "DURATION:TARGET");
+  refused({"--stages", "1s:0"}, "no request");
+  refused({"--interval", "100us", "-n", "5"}, "--interval must be at least 1ms");
+  refused({"--interval", "soon", "-n", "5"}, "--interval: 'soon' is not a duration");
+  EXPECT_EQ(server.requests(), sent);  // bad arguments send nothing
 }
 
 }  // namespace

@@ -118,6 +118,14 @@ TEST(Sweep, TinyExperimentRunsVerifiesAndWritesOutputs) {
     EXPECT_EQ(cell["settings"].value("synchronous", ""), "normal") << cell["settings"];
     EXPECT_GT(cell.value("raw_commits_per_s", 0.0), 0) << "the day's raw WAL normal rate";
     EXPECT_GT(cell["metrics"].value("ok_vs_raw", 0.0), 0);
+    // Every cell's time series: one row per second of its one-second run.
+    char name[16];
+    std::snprintf(name, sizeof name, "%03zu", i + 1);
+    const auto series = lines_of(read_file(out / "cells" / name / "timeseries.csv"));
+    ASSERT_EQ(series.size(), 2u) << "a header and one interval";
+    EXPECT_EQ(series[0].rfind("t_s,requests_per_s,ok_per_s,failures,p50_ms,p99_ms,", 0), 0u) << series[0];
+    EXPECT_EQ(series[1].rfind("1.000,", 0), 0u) << series[1];
+    EXPECT_EQ(std::count(series[1].begin(), series[1].end(), ','), std::count(series[0].begin(), series[0].end(), ','));
     EXPECT_EQ(cell["verified"], true) << cell["verification"];
     EXPECT_TRUE(cell["error"].is_null()) << cell["error"];
     EXPECT_GT(cell["load"].value("requests", 0), 0);

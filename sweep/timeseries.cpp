@@ -1,0 +1,173 @@
+#include "sweep/timeseries.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "sweep/http_get.hpp"
+
+namespace busylab::sweep {
+
+namespace {
+
+// Up to `n` bytes from the start of `path`; fewer when it is shorter or absent.
+std::string read_prefix(const std::filesystem::path& path, std::size_t n) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes(n, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(n));
+  bytes.resize(static_cast<std::size_t>(in.gcount()));
+  return bytes;
+}
+
+std::uint32_t big_endian_u32(const std::string& b, std::size_t at) {
+  const auto byte = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + i])); };
+  return byte(0) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3);
+}
+
+std::uint32_t native_u32(const std::string& b, std::size_t at) {
+  std::uint32_t v = 0;
+  std::memcpy(&v, b.data() + at, sizeof v);
+  return v;
+}
+
+double number_at(const nlohmann::json& j, std::initializer_list<const char*> path) {
+  const nlohmann::json* at = &j;
+  for (const char* key : path) {
+    if (!at->is_object() || !at->contains(key)) return 0;
+    at = &(*at)[key];
+  }
+  return at->is_number() ? at->get<double>() : 0;
+}
+
+std::string field(std::optional<double> v, int decimals = 3) {
+  if (!v) return "";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, *v);
+  return buf;
+}
+
+}  // namespace
+
+WalState read_wal_state(const std::filesystem::path& db) {
+  WalState s;
+  std::filesystem::path wal = db, shm = db;
+  wal += "-wal";
+  shm += "-shm";
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(wal, ec);
+  if (ec) return s;
+  s.wal_bytes = size;
+  // The WAL header: magic 0x377f0682 or 0x377f0683, version, page size,
+  // checkpoint sequence number, salt-1, ... (big-endian). Salt-1 is the
+  // counter: SQLite adds one to it each time it restarts the WAL
+  // (walRestartHdr), in the header every connection shares; the checkpoint
+  // sequence number is kept per connection and is not a global count.
+  const std::string header = read_prefix(wal, 32);
+  if (header.size() == 32) {
+    const std::uint32_t magic = big_endian_u32(header, 0);
+    if (magic == 0x377f0682u || magic == 0x377f0683u) s.restarts = big_endian_u32(header, 16);
+  }
+  // The wal-index header (two copies of 48 bytes), then the checkpoint info.
+  const std::string index = read_prefix(shm, 100);
+  if (index.size() == 100) {
+    s.frames = native_u32(index, 16);
+    s.backfilled = native_u32(index, 96);
+  }
+  return s;
+}
+
+ServerSampler::ServerSampler(std::uint16_t port, std::filesystem::path db, std::chrono::nanoseconds interval)
+    : port_(port), db_(std::move(db)), interval_(interval) {}
+
+ServerSampler::~ServerSampler() {
+  stop();
+}
+
+void ServerSampler::start(std::chrono::steady_clock::time_point origin) {
+  origin_ = origin;
+  thread_ = std::thread([this] { run(); });
+}
+
+void ServerSampler::stop() {
+  stop_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
+void ServerSampler::run() {
+  using Clock = std::chrono::steady_clock;
+  // k = 0: a sample at the start, the baseline of the first interval's busy waits.
+  for (std::uint64_t k = 0; !stop_.load(); ++k) {
+    const auto due = origin_ + interval_ * static_cast<std::int64_t>(k);
+    while (!stop_.load() && Clock::now() < due)
+      std::this_thread::sleep_for(std::min<Clock::duration>(due - Clock::now(), std::chrono::milliseconds(20)));
+    if (stop_.load()) break;
+    ServerSample s;
+    s.t_s = std::chrono::duration<double>(Clock::now() - origin_).count();
+    if (const auto a = http_get(port_, "/stats", std::chrono::milliseconds(1000)); a && a->status == 200) {
+      const auto doc = nlohmann::json::parse(a->body, nullptr, false);
+      if (!doc.is_discarded()) {
+        s.stats_read = true;
+        s.pool_waiting = number_at(doc, {"strategy", "pool", "waiting"});
+        s.pool_in_use = number_at(doc, {"strategy", "pool", "in_use"});
+        s.writer_queued = number_at(doc, {"strategy", "writer", "queued"});
+        s.writer_in_batch = number_at(doc, {"strategy", "writer", "in_batch"});
+        s.busy_sleeps = number_at(doc, {"database", "busy_sleeps"});
+        s.busy_sleep_ms = number_at(doc, {"database", "busy_sleep_ms"});
+      }
+    }
+    if (!db_.empty()) s.wal = read_wal_state(db_);
+    samples_.push_back(s);
+  }
+}
+
+std::string timeseries_csv(const std::vector<loadgen::IntervalSample>& client,
+                           const std::vector<ServerSample>& server) {
+  std::string out =
+      "t_s,requests_per_s,ok_per_s,failures,p50_ms,p99_ms,max_ms,dropped,pool_waiting,pool_in_use,writer_queued,"
+      "busy_waits,busy_wait_ms,wal_bytes,wal_frames,wal_backfilled,checkpoints\n";
+  // The checkpoint count starts from the first sample's salt-1;
+  // the busy figures are differences between consecutive samples.
+  std::optional<std::uint32_t> first_restarts;
+  for (const auto& s : server) {
+    if (s.wal.restarts) {
+      first_restarts = s.wal.restarts;
+      break;
+    }
+  }
+  std::size_t next = 0;
+  for (const auto& c : client) {
+    // The first server sample taken at or after the interval's end (within
+    // a quarter interval before it, for a sampler that ran slightly early);
+    // the sample before it is the interval's baseline for the busy waits.
+    const ServerSample* s = nullptr;
+    const ServerSample* previous = nullptr;
+    while (next < server.size() && server[next].t_s < c.t_s - 0.25 * c.length_s) ++next;
+    if (next < server.size()) {
+      s = &server[next];
+      if (next > 0 && server[next - 1].stats_read) previous = &server[next - 1];
+      ++next;
+    }
+    out += field(c.t_s, 3) + "," + field(c.per_s, 1) + "," + field(c.ok_per_s, 1) + "," + std::to_string(c.failures) +
+           "," + field(c.p50_ms) + "," + field(c.p99_ms) + "," + field(c.max_ms) + "," + std::to_string(c.dropped) +
+           ",";
+    if (s && s->stats_read) {
+      out += field(s->pool_waiting, 0) + "," + field(s->pool_in_use, 0) + "," + field(s->writer_queued, 0) + "," +
+             (previous ? field(s->busy_sleeps - previous->busy_sleeps, 0) : "") + "," +
+             (previous ? field(s->busy_sleep_ms - previous->busy_sleep_ms, 0) : "") + ",";
+    } else {
+      out += ",,,,,";
+    }
+    if (s && s->wal.restarts && first_restarts) {
+      out += std::to_string(s->wal.wal_bytes) + "," + (s->wal.frames ? std::to_string(*s->wal.frames) : "") + "," +
+             (s->wal.backfilled ? std::to_string(*s->wal.backfilled) : "") + "," +
+             std::to_string(static_cast<std::uint32_t>(*s->wal.restarts - *first_restarts));
+    } else {
+      out += ",,,";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace busylab::sweep

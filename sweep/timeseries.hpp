@@ -1,0 +1,81 @@
+#pragma once
+// A cell's time series (cells/NNN/timeseries.csv): what the clients saw in
+// each interval (the load generator's series, loadgen/series.hpp) beside
+// what the server and the database were doing then, sampled by the sweep
+// while the load runs: the server's /stats (pool, writer queue, busy waits)
+// and, for SQLite, the WAL read from its files (size, frames, checkpoints).
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "loadgen/report.hpp"
+
+namespace busylab::sweep {
+
+/// What a WAL's files say, read without opening the database (no lock, no
+/// read transaction that could hold a checkpoint back).
+struct WalState {
+  std::uint64_t wal_bytes = 0;  // size of DB-wal (0 when there is none)
+  // The WAL header's salt-1 (big-endian u32 at offset 16), which SQLite
+  // increments each time it restarts the WAL after a checkpoint that copied
+  // every frame (walRestartHdr): differences count completed checkpoints.
+  std::optional<std::uint32_t> restarts;
+  // From the wal-index (DB-shm, native byte order): frames in the WAL
+  // (mxFrame, offset 16) and frames already copied into the database
+  // (nBackfill, offset 96).
+  std::optional<std::uint32_t> frames;
+  std::optional<std::uint32_t> backfilled;
+};
+WalState read_wal_state(const std::filesystem::path& db);
+
+/// One server-side sample.
+struct ServerSample {
+  double t_s = 0;  // seconds since the measured start
+  bool stats_read = false;
+  double pool_waiting = 0, pool_in_use = 0;  // the pool (readers for the writer strategies)
+  double writer_queued = 0, writer_in_batch = 0;
+  double busy_sleeps = 0, busy_sleep_ms = 0;  // totals so far
+  WalState wal;
+};
+
+/// Samples /stats and the WAL every `interval` on its own thread from
+/// start() until stop(). `wal_path` empty: no WAL columns (PostgreSQL).
+class ServerSampler {
+ public:
+  ServerSampler(std::uint16_t port, std::filesystem::path db, std::chrono::nanoseconds interval);
+  ~ServerSampler();
+  ServerSampler(const ServerSampler&) = delete;
+  ServerSampler& operator=(const ServerSampler&) = delete;
+
+  /// `origin`: the measured start (t_s 0); samples at origin + k * interval.
+  void start(std::chrono::steady_clock::time_point origin);
+  void stop();
+  const std::vector<ServerSample>& samples() const { return samples_; }
+
+ private:
+  void run();
+  std::uint16_t port_;
+  std::filesystem::path db_;
+  std::chrono::nanoseconds interval_;
+  std::chrono::steady_clock::time_point origin_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::vector<ServerSample> samples_;
+};
+
+/// The CSV: one row per client interval, with the server sample taken at
+/// (or just after) its end. Columns: t_s, requests_per_s, ok_per_s,
+/// failures, p50_ms, p99_ms, max_ms, dropped, pool_waiting, pool_in_use,
+/// writer_queued, busy_waits, busy_wait_ms (both in that interval), wal_bytes,
+/// wal_frames, wal_backfilled, checkpoints (completed since the measured
+/// start). Empty fields where a figure does not exist (no answers in an
+/// interval; no WAL).
+std::string timeseries_csv(const std::vector<loadgen::IntervalSample>& client, const std::vector<ServerSample>& server);
+
+}  // namespace busylab::sweep
