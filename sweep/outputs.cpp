@@ -136,7 +136,8 @@ nlohmann::json metric(const Experiment& e, const CellResult& r, const std::strin
   if (name == "busy_snapshot")
     return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_snapshot_failures"})) : nullptr;
   if (name == "deadlocks")
-    return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "deadlock_failures"})) : nullptr;
+    return has(s, {"database", "deadlock_failures"}) ? nlohmann::json(num(s, {"database", "deadlock_failures"}))
+                                                     : nullptr;
   if (name == "busy_waits") return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_sleeps"})) : nullptr;
   if (name == "busy_wait_ms")
     return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_sleep_ms"})) : nullptr;

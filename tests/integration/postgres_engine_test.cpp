@@ -203,6 +203,7 @@ TEST_F(PostgresEngine, DeferredTransfersInOppositeOrderDeadlockAndAreCountedApar
   EXPECT_EQ(other_update.get(), "");
   ASSERT_EQ(other.exec("COMMIT"), "");
   EXPECT_EQ(stats_.deadlock_failures.load(), 1u);
+  EXPECT_EQ(stats_.to_json()["deadlock_failures"], 1) << "/stats shows it";
   EXPECT_EQ(stats_.busy_snapshot_failures.load(), 1u);
   EXPECT_EQ(other.exec("SELECT sum(balance) FROM accounts"), "100000");
 }
