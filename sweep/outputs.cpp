@@ -166,7 +166,11 @@ nlohmann::json metric(const Experiment& e, const CellResult& r, const std::strin
     // Time slept in the busy handler over the time the load ran (warm-up
     // included: sleeps are counted from the start): by Little's law, the mean
     // number of connections asleep at once.
-    const double seconds = std::chrono::duration<double>(r.cell.load.warmup).count() + num(load, {"duration_s"});
+    double seconds = std::chrono::duration<double>(r.cell.load.warmup).count() + num(load, {"duration_s"});
+    // A capacity cell's counters cover all its steps, its load report only the capacity step.
+    if (r.capacity && e.capacity)
+      seconds = static_cast<double>(r.capacity->steps.size()) *
+                std::chrono::duration<double>(std::min(e.capacity->step_duration, r.cell.load.duration)).count();
     if (!has(s, {"database"}) || !ran || seconds <= 0) return nullptr;
     return num(s, {"database", "busy_sleep_ms"}) / 1000.0 / seconds;
   }
