@@ -128,7 +128,7 @@ inline std::unique_ptr<ChildProcess> start_server(const TempDir& dir, const std:
 
 /// `(acknowledged, committed)` from the server's summary line, or {-1, -1}.
 inline std::pair<long long, long long> summary_counts(const std::string& out) {
-  static const std::regex pattern(R"((\d+) writes acknowledged \((\d+) committed\))");
+  static const std::regex pattern(R"((\d+) writes acknowledged \((\d+) committed[,)])");
   std::smatch m;
   if (!std::regex_search(out, m, pattern)) return {-1, -1};
   return {std::stoll(m[1].str()), std::stoll(m[2].str())};
