@@ -276,7 +276,7 @@ int load(const LoadArgs& a) {
 std::atomic<bool> g_stop{false};
 
 int watch(const std::string& db, const std::string& interval, std::int64_t timeout_ms, std::int64_t max_size_mb,
-          std::optional<std::int64_t> count) {
+          std::optional<std::int64_t> count, const std::optional<std::string>& hold_read) {
   busylab::sweep::WatchOptions o;
   o.path = db;
   try {
@@ -289,6 +289,15 @@ int watch(const std::string& db, const std::string& interval, std::int64_t timeo
   if (o.interval.count() < 1) {
     std::cerr << "busylab watch: --interval must be at least 1ms\n";
     return kExitUsage;
+  }
+  if (hold_read) {
+    try {
+      o.hold_read = std::chrono::duration_cast<std::chrono::milliseconds>(
+          busylab::loadgen::parse_duration(*hold_read, "--hold-read"));
+    } catch (const busylab::loadgen::LoadArgumentError& e) {
+      std::cerr << "busylab watch: " << e.what() << "\n";
+      return kExitUsage;
+    }
   }
   if (timeout_ms < 0 || max_size_mb < 0 || (count && *count <= 0)) {
     std::cerr << "busylab watch: --timeout, --max-size-mb and --count must not be negative (count at least 1)\n";
@@ -552,11 +561,15 @@ int main(int argc, char** argv) {
   std::string watch_db, watch_interval = "100ms";
   std::int64_t watch_timeout = 5000, watch_max_size = 0;
   std::optional<std::int64_t> watch_count;
+  std::optional<std::string> watch_hold_read;
   watch_cmd->add_option("database", watch_db, "SQLite database file (opened read-only, never created)")->required();
   watch_cmd->add_option("--interval", watch_interval, "Time between polls (default 100ms)");
   watch_cmd->add_option("--timeout", watch_timeout, "Busy timeout of each read in milliseconds (default 5000)");
   watch_cmd->add_option("--max-size-mb", watch_max_size, "Warn when database + WAL exceed this size (never deletes)");
   watch_cmd->add_option("--count", watch_count, "Stop after this many polls (default: until SIGINT/SIGTERM)");
+  watch_cmd->add_option("--hold-read", watch_hold_read,
+                        "Read each poll inside a transaction kept open this long, e.g. 5s: the snapshot pins the "
+                        "WAL, so no checkpoint can finish meanwhile (checkpoint starvation on purpose)");
 
   try {
     app.parse(argc, argv);
@@ -570,6 +583,7 @@ int main(int argc, char** argv) {
     return load(load_args);
   }
   if (sweep_cmd->parsed()) return sweep(experiment_file, quick, out_dir, seed, shell_command(argc, argv));
-  if (watch_cmd->parsed()) return watch(watch_db, watch_interval, watch_timeout, watch_max_size, watch_count);
+  if (watch_cmd->parsed())
+    return watch(watch_db, watch_interval, watch_timeout, watch_max_size, watch_count, watch_hold_read);
   return kExitUsage;
 }

@@ -89,6 +89,8 @@ DatabaseOptions DatabaseOptions::from_config(ConfigObject& o) {
   o.read("cache_size", d.cache_size, -1'000'000'000, 1'000'000'000);
   o.read("mmap_size", d.mmap_size, 0, std::int64_t{1} << 40);
   o.read("max_size_mb", d.max_size_mb, 0, 1'000'000);
+  o.read("wal_autocheckpoint", d.wal_autocheckpoint, 0, 1'000'000'000);
+  o.read("journal_size_limit", d.journal_size_limit, -1, std::int64_t{1} << 40);
   auto retry = o.child("retry");
   retry.read("max_tries", d.retry.max_tries, 1, 1000);
   retry.read("base_ms", d.retry.base_ms, 0, 60'000);
@@ -112,6 +114,8 @@ nlohmann::json DatabaseOptions::to_json() const {
           {"cache_size", cache_size},
           {"mmap_size", mmap_size},
           {"max_size_mb", max_size_mb},
+          {"wal_autocheckpoint", wal_autocheckpoint},
+          {"journal_size_limit", journal_size_limit},
           {"retry",
            {{"max_tries", retry.max_tries},
             {"base_ms", retry.base_ms},

@@ -66,6 +66,12 @@ struct DatabaseOptions {
   /// Size guard in MiB (0 = none): writes that would grow the file past it fail
   /// with SQLITE_FULL (HTTP 507); nothing is ever deleted.
   std::int64_t max_size_mb = 0;
+  /// PRAGMA wal_autocheckpoint: the WAL size in pages after which a commit
+  /// checkpoints (SQLite's default 1000; 0 turns automatic checkpoints off).
+  std::int64_t wal_autocheckpoint = 1000;
+  /// PRAGMA journal_size_limit in bytes: what a WAL (or journal) is truncated
+  /// to after a checkpoint resets it; -1 = no limit (SQLite's default).
+  std::int64_t journal_size_limit = -1;
   RetryOptions retry;
   /// From the config's `data` and `bank` sections (not `database.*`).
   InitialData initial;

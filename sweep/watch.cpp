@@ -84,7 +84,16 @@ WatchSummary run_watch(const WatchOptions& options, std::ostream& out, const std
       // Read-only, and never creating the file: a watcher must not change what it watches.
       if (!db) db = std::make_unique<Database>(db_options, &stats, Database::Mode::kReadOnly);
       db->busy().reset();
+      if (options.hold_read.count() > 0) db->run("BEGIN");
       rows = db->query_int("SELECT COUNT(*) FROM rows");
+      if (options.hold_read.count() > 0) {
+        // The snapshot stays open: no checkpoint can go past it meanwhile.
+        const auto until = std::chrono::steady_clock::now() + options.hold_read;
+        while (!stop.load() && std::chrono::steady_clock::now() < until)
+          std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+              until - std::chrono::steady_clock::now(), std::chrono::milliseconds(20)));
+        db->run("COMMIT");
+      }
       const auto waited = db->busy().waited_ms();
       ++summary.reads;
       if (waited > 0) {
@@ -94,10 +103,12 @@ WatchSummary run_watch(const WatchOptions& options, std::ostream& out, const std
       } else {
         outcome = "read=ok";
       }
+      if (options.hold_read.count() > 0) outcome += " held=" + std::to_string(options.hold_read.count()) + "ms";
     } catch (const SqliteError& e) {
       ++summary.failed;
       outcome = "read=failed " + sqlite_code_name(e.code()) + " (" + e.what() + ")";
       // After a failure start afresh: the file may have been replaced.
+      if (db && db->in_transaction()) db.reset();  // a hold that failed: never leave a snapshot open
       if (db && e.primary() != 5 /* SQLITE_BUSY */) db.reset();
     }
     const auto db_size = size_of(options.path);

@@ -20,6 +20,10 @@ struct WatchOptions {
   std::int64_t busy_timeout_ms = 5000;
   std::int64_t max_size_mb = 0;        // warn above this; never deletes
   std::optional<std::uint64_t> count;  // stop after this many polls
+  // --hold-read: each poll reads inside a transaction kept open this long
+  // (the read snapshot, and with it the WAL frames it needs, stay pinned):
+  // checkpoint starvation on purpose. Zero: plain autocommit reads.
+  std::chrono::milliseconds hold_read{0};
 };
 
 struct WatchSummary {

@@ -79,6 +79,44 @@ TEST(Watch, CountsRowsAndStopsAfterCount) {
   EXPECT_NE(r.out.find("watch summary: reads=3 waited=0 waited_ms=0 failed=0"), std::string::npos) << r.out;
 }
 
+// PRAGMA wal_checkpoint(TRUNCATE)'s first column: 1 when a reader kept it
+// from finishing.
+int checkpoint_blocked(const std::string& path) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_stmt* stmt = nullptr;
+  int blocked = -1;
+  if (sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &stmt, nullptr) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW)
+    blocked = sqlite3_column_int(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return blocked;
+}
+
+TEST(Watch, HoldReadKeepsACheckpointFromFinishingUntilItEnds) {
+  TempDir dir;
+  const auto path = make_database(dir, 3);
+  Db writer(path);
+  writer.exec("PRAGMA journal_mode=wal");
+  writer.exec("INSERT INTO rows (value) VALUES ('y')");
+  ASSERT_EQ(checkpoint_blocked(path), 0) << "nobody reads: the checkpoint finishes";
+  ChildProcess watch({kBinary, "watch", path, "--count", "1", "--hold-read", "3s"}, dir.path().string());
+  // Once the watcher holds its snapshot, a write after it cannot be
+  // checkpointed past it: TRUNCATE reports a reader in the way.
+  bool blocked = false;
+  EXPECT_TRUE(wait_until([&] {
+    writer.exec("INSERT INTO rows (value) VALUES ('z')");
+    blocked = checkpoint_blocked(path) == 1;
+    return blocked;
+  })) << "the held read never blocked a checkpoint";
+  const auto status = watch.wait(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0) << watch.err();
+  EXPECT_NE(watch.out().find("held=3000ms"), std::string::npos) << watch.out();
+  EXPECT_EQ(checkpoint_blocked(path), 0) << "the hold is over: the checkpoint finishes again";
+}
+
 TEST(Watch, LockedDatabaseIsAFailedReadNotACrash) {
   TempDir dir;
   const auto path = make_database(dir, 5);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -14,6 +15,9 @@
 #include <vector>
 
 #include "common/config_reader.hpp"
+#include "engine/db_stats.hpp"
+#include "engine/engine.hpp"
+#include "engines/make_engine.hpp"
 #include "postgres/pg_engine.hpp"
 #include "server/server_options.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -445,6 +449,35 @@ TEST(ServerConfig, IoThreadsAreSharedOutAmongProcesses) {
   EXPECT_EQ(s.effective_threads(), 1);
   s.threads = 3;
   EXPECT_EQ(s.effective_threads(), 3);  // an explicit count is per process
+}
+
+}  // namespace
+}  // namespace busylab
+
+namespace busylab {
+namespace {
+
+TEST(ServerConfig, WalCheckpointKeysReachTheConnection) {
+  const Config c = config_from_json(
+      json::parse(R"({"database": {"wal_autocheckpoint": 0, "journal_size_limit": 1048576}})"), "test.json");
+  EXPECT_EQ(c.database.wal_autocheckpoint, 0);
+  EXPECT_EQ(c.database.journal_size_limit, 1048576);
+  EXPECT_EQ(c.to_json()["database"]["wal_autocheckpoint"], 0);
+  EXPECT_NE(error_for(R"({"database": {"wal_autocheckpoint": -1}})").find("database.wal_autocheckpoint"),
+            std::string::npos);
+  EXPECT_NE(error_for(R"({"database": {"journal_size_limit": -2}})").find("database.journal_size_limit"),
+            std::string::npos);
+  // What a connection opened with them runs (read back, as the sweep records it).
+  testing::TempDir dir;
+  DatabaseOptions options = c.database;
+  options.path = dir.file("wal.db");
+  DbStats stats;
+  const auto engine = make_engine(options, stats);
+  engine->prepare();
+  std::map<std::string, std::string> settings;
+  for (const auto& [name, value] : engine->settings()) settings[name] = value;
+  EXPECT_EQ(settings["wal_autocheckpoint"], "0");
+  EXPECT_EQ(settings["journal_size_limit"], "1048576");
 }
 
 }  // namespace
