@@ -71,7 +71,7 @@ nlohmann::json DbStats::to_json() const {
       {"lock_waits", get(lock_waits)},
       {"busy_failures", get(busy_failures)},
       {"busy_snapshot_failures", get(busy_snapshot_failures)},
-          {"deadlock_failures", get(deadlock_failures)},
+      {"deadlock_failures", get(deadlock_failures)},
       {"full_failures", get(full_failures)},
       {"readonly_failures", get(readonly_failures)},
       {"unavailable_failures", get(unavailable_failures)},

@@ -21,7 +21,7 @@ struct DbStats {
   std::atomic<std::uint64_t> lock_waits{0};          // lock attempts that found the lock held (each gets busy_timeout)
   std::atomic<std::uint64_t> busy_failures{0};       // requests failed with SQLITE_BUSY / LOCKED
   std::atomic<std::uint64_t> busy_snapshot_failures{0};  // requests failed with SQLITE_BUSY_SNAPSHOT
-  std::atomic<std::uint64_t> deadlock_failures{0};  // PostgreSQL: of those, 40P01 deadlock_detected (not 40001)
+  std::atomic<std::uint64_t> deadlock_failures{0};       // PostgreSQL: of those, 40P01 deadlock_detected (not 40001)
   std::atomic<std::uint64_t> full_failures{0};           // SQLITE_FULL (size guard or disk)
   std::atomic<std::uint64_t> readonly_failures{0};
   std::atomic<std::uint64_t> unavailable_failures{0};  // PostgreSQL: no connection (refused, lost; replaced)

@@ -194,9 +194,8 @@ TEST_F(PostgresEngine, DeferredTransfersInOppositeOrderDeadlockAndAreCountedApar
   auto pending =
       std::async(std::launch::async, [&] { return c->run(ops::transfer(1, 2, 5), TransactionMode::kDeferred); });
   ASSERT_EQ(pending.wait_for(300ms), std::future_status::timeout) << "the transfer should wait for account 2";
-  auto other_update = std::async(std::launch::async, [&] {
-    return other.exec("UPDATE accounts SET balance = balance - 1 WHERE id = 1");
-  });
+  auto other_update = std::async(std::launch::async,
+                                 [&] { return other.exec("UPDATE accounts SET balance = balance - 1 WHERE id = 1"); });
   const OpOutcome out = pending.get();
   EXPECT_EQ(out.errc, Errc::kBusySnapshot) << out.message;
   EXPECT_EQ(out.code, "40P01 deadlock_detected");
