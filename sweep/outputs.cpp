@@ -17,9 +17,7 @@
 
 namespace busylab::sweep {
 
-namespace {
-
-double num(const nlohmann::json& j, std::initializer_list<const char*> path) {
+double json_number(const nlohmann::json& j, std::initializer_list<const char*> path) {
   const nlohmann::json* node = &j;
   for (const char* key : path) {
     if (!node->is_object() || !node->contains(key)) return 0;
@@ -27,6 +25,8 @@ double num(const nlohmann::json& j, std::initializer_list<const char*> path) {
   }
   return node->is_number() ? node->get<double>() : 0;
 }
+
+namespace {
 
 bool has(const nlohmann::json& j, std::initializer_list<const char*> path) {
   const nlohmann::json* node = &j;
@@ -131,90 +131,94 @@ nlohmann::json metric(const Experiment& e, const CellResult& r, const std::strin
     return has(s, {"writes", "acknowledged"}) ? s["writes"]["acknowledged"] : nlohmann::json(nullptr);
   if (name == "busy_errors") {
     if (!has(s, {"database"})) return nullptr;
-    return num(s, {"database", "busy_failures"}) + num(s, {"database", "busy_snapshot_failures"});
+    return json_number(s, {"database", "busy_failures"}) + json_number(s, {"database", "busy_snapshot_failures"});
   }
   if (name == "busy_snapshot")
-    return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_snapshot_failures"})) : nullptr;
+    return has(s, {"database"}) ? nlohmann::json(json_number(s, {"database", "busy_snapshot_failures"})) : nullptr;
   if (name == "deadlocks")
-    return has(s, {"database", "deadlock_failures"}) ? nlohmann::json(num(s, {"database", "deadlock_failures"}))
+    return has(s, {"database", "deadlock_failures"}) ? nlohmann::json(json_number(s, {"database", "deadlock_failures"}))
                                                      : nullptr;
-  if (name == "busy_waits") return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_sleeps"})) : nullptr;
+  if (name == "busy_waits")
+    return has(s, {"database"}) ? nlohmann::json(json_number(s, {"database", "busy_sleeps"})) : nullptr;
   if (name == "busy_wait_ms")
-    return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_sleep_ms"})) : nullptr;
+    return has(s, {"database"}) ? nlohmann::json(json_number(s, {"database", "busy_sleep_ms"})) : nullptr;
   // The server's busy_wait_per_request: each request's total lock wait.
   static const std::map<std::string, const char*> kPerRequest = {
       {"busy_waited", "requests_waited"}, {"busy_wait_p50_ms", "p50_ms"}, {"busy_wait_max_ms", "max_ms"}};
   if (const auto it = kPerRequest.find(name); it != kPerRequest.end())
     return has(s, {"database", "busy_wait_per_request"})
-               ? nlohmann::json(num(s, {"database", "busy_wait_per_request", it->second}))
+               ? nlohmann::json(json_number(s, {"database", "busy_wait_per_request", it->second}))
                : nullptr;
   if (name == "busy_gave_up")
-    return has(s, {"database"}) ? nlohmann::json(num(s, {"database", "busy_gave_up"})) : nullptr;
+    return has(s, {"database"}) ? nlohmann::json(json_number(s, {"database", "busy_gave_up"})) : nullptr;
   // database.retry (server/handlers.cpp).
   if (name == "retries" || name == "committed_after_retry") {
     if (!has(s, {"database", "retry"})) return nullptr;
-    return num(s, {"database", "retry", name.c_str()});
+    return json_number(s, {"database", "retry", name.c_str()});
   }
   if (name == "retry_gave_up") {
     if (!has(s, {"database", "retry", "gave_up"})) return nullptr;
     double n = 0;
     for (const char* reason : {"max_tries", "deadline"})
-      for (const char* cause : {"busy", "busy_snapshot"}) n += num(s, {"database", "retry", "gave_up", reason, cause});
+      for (const char* cause : {"busy", "busy_snapshot"})
+        n += json_number(s, {"database", "retry", "gave_up", reason, cause});
     return n;
   }
   if (name == "busy_sleepers") {
     // Time slept in the busy handler over the time the load ran (warm-up
     // included: sleeps are counted from the start): by Little's law, the mean
     // number of connections asleep at once.
-    double seconds = std::chrono::duration<double>(r.cell.load.warmup).count() + num(load, {"duration_s"});
+    double seconds = std::chrono::duration<double>(r.cell.load.warmup).count() + json_number(load, {"duration_s"});
     // A capacity cell's counters cover all its steps, its load report only the capacity step.
     if (r.capacity && e.capacity)
       seconds = static_cast<double>(r.capacity->steps.size()) *
                 std::chrono::duration<double>(std::min(e.capacity->step_duration, r.cell.load.duration)).count();
     if (!has(s, {"database"}) || !ran || seconds <= 0) return nullptr;
-    return num(s, {"database", "busy_sleep_ms"}) / 1000.0 / seconds;
+    return json_number(s, {"database", "busy_sleep_ms"}) / 1000.0 / seconds;
   }
   if (name == "checkout_p99_ms")
-    return has(s, {"strategy", "pool"}) ? nlohmann::json(num(s, {"strategy", "pool", "checkout_wait_ms", "p99"}))
-                                        : nullptr;
+    return has(s, {"strategy", "pool"})
+               ? nlohmann::json(json_number(s, {"strategy", "pool", "checkout_wait_ms", "p99"}))
+               : nullptr;
   if (name == "checkout_max_ms")
-    return has(s, {"strategy", "pool"}) ? nlohmann::json(num(s, {"strategy", "pool", "checkout_wait_ms", "max"}))
-                                        : nullptr;
+    return has(s, {"strategy", "pool"})
+               ? nlohmann::json(json_number(s, {"strategy", "pool", "checkout_wait_ms", "max"}))
+               : nullptr;
   if (name == "pool_timeouts")
     return has(s, {"strategy"}) ? nlohmann::json(total_pool_timeouts(s["strategy"])) : nullptr;
   if (name == "shed") return has(s, {"strategy"}) ? nlohmann::json(total_shed(s["strategy"])) : nullptr;
   if (name == "batches")
-    return has(s, {"strategy", "writer"}) ? nlohmann::json(num(s, {"strategy", "writer", "batches"})) : nullptr;
+    return has(s, {"strategy", "writer"}) ? nlohmann::json(json_number(s, {"strategy", "writer", "batches"})) : nullptr;
   if (name == "mean_batch")
-    return has(s, {"strategy", "writer"}) ? nlohmann::json(num(s, {"strategy", "writer", "batch_size", "mean"}))
+    return has(s, {"strategy", "writer"}) ? nlohmann::json(json_number(s, {"strategy", "writer", "batch_size", "mean"}))
                                           : nullptr;
   if (!ran) return nullptr;
   if (name == "requests") return load.value("requests", nlohmann::json());
   if (name == "requests_per_s") return load.value("requests_per_s", nlohmann::json());
   if (name == "ok") return ok();
   if (name == "ok_per_s") {
-    const double d = num(load, {"duration_s"});
+    const double d = json_number(load, {"duration_s"});
     return d > 0 ? ok() / d : 0.0;
   }
   if (name == "errors") return load.value("errors_total", nlohmann::json());
-  if (name == "failures") return num(load, {"requests"}) - ok() + num(load, {"errors_total"});
-  if (name == "rejected_503") return num(load, {"status", "503"});
+  if (name == "failures") return json_number(load, {"requests"}) - ok() + json_number(load, {"errors_total"});
+  if (name == "rejected_503") return json_number(load, {"status", "503"});
   if (name == "failure_pct") {
     // 5xx answers and requests without one, over all: a 4xx (a 404, an
     // overdraft's 409) is an answer about the request, not a failure.
-    double failed = num(load, {"errors_total"}), all = num(load, {"requests"}) + failed;
+    double failed = json_number(load, {"errors_total"}), all = json_number(load, {"requests"}) + failed;
     if (load.contains("status") && load["status"].is_object())
       for (auto it = load["status"].begin(); it != load["status"].end(); ++it)
         if (std::stoi(it.key()) >= 500) failed += it.value().get<double>();
     return all > 0 ? 100.0 * failed / all : 0.0;
   }
-  if (name == "p50_ms") return num(load, {"latency_us", "p50"}) / 1000.0;
-  if (name == "p90_ms") return num(load, {"latency_us", "p90"}) / 1000.0;
-  if (name == "p99_ms") return num(load, {"latency_us", "p99"}) / 1000.0;
-  if (name == "max_ms") return num(load, {"latency_us", "max"}) / 1000.0;
-  if (name == "mean_ms") return num(load, {"latency_us", "mean"}) / 1000.0;
+  if (name == "p50_ms") return json_number(load, {"latency_us", "p50"}) / 1000.0;
+  if (name == "p90_ms") return json_number(load, {"latency_us", "p90"}) / 1000.0;
+  if (name == "p99_ms") return json_number(load, {"latency_us", "p99"}) / 1000.0;
+  if (name == "max_ms") return json_number(load, {"latency_us", "max"}) / 1000.0;
+  if (name == "mean_ms") return json_number(load, {"latency_us", "mean"}) / 1000.0;
   if (name == "ok_vs_raw") {
-    const double d = num(load, {"duration_s"});
+    const double d = json_number(load, {"duration_s"});
     if (!r.raw_commits_per_s || d <= 0) return nullptr;
     return ok() / d / *r.raw_commits_per_s;
   }

@@ -4,6 +4,7 @@
 // table), gnuplot plots (SVG and PNG) and report.html (all of it on one page).
 
 #include <filesystem>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -16,6 +17,10 @@ namespace busylab::sweep {
 /// A figure or value as a table shows it: "-" for null, "yes"/"no", integers
 /// as is, other numbers with two decimals below 100.
 std::string value_text(const nlohmann::json& v);
+
+/// The number at `path` in `j` ({"a", "b"}: j["a"]["b"]); 0 when a key is
+/// absent or the value is not a number.
+double json_number(const nlohmann::json& j, std::initializer_list<const char*> path);
 
 /// A Markdown table cell: one line, '|' escaped (a server's stderr or an
 /// integrity report in a "NO: ..." verdict spans lines).

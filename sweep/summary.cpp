@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <sstream>
 
 #include "sweep/outputs.hpp"
@@ -118,29 +119,29 @@ bool is_axis(const Experiment& e, const std::string& name) {
 std::string point_text(const Experiment& e, const std::vector<CellResult>& results, const Point& p,
                        const std::string& column) {
   if (is_axis(e, column)) return value_text(axis_value(e, p, column));
-  if (column == "verified") {
-    if (p.verified == p.runs.size()) return "yes";
+  // Every run passed, or how many did not and the first one's reason.
+  auto verdict = [&](std::size_t passed, std::size_t checked, const char* yes, const char* no, auto reason_of) {
+    if (passed == checked) return std::string(yes);
     std::string why;
     for (std::size_t i : p.runs) {
-      if (!results[i].verdict.ok) {
-        why = results[i].verdict.detail;
+      if (const auto reason = reason_of(results[i])) {
+        why = *reason;
         break;
       }
     }
-    return "NO: " + std::to_string(p.runs.size() - p.verified) + " of " + std::to_string(p.runs.size()) +
+    return std::string(no) + ": " + std::to_string(checked - passed) + " of " + std::to_string(checked) +
            " runs: " + why;
+  };
+  if (column == "verified") {
+    return verdict(p.verified, p.runs.size(), "yes", "NO", [](const CellResult& r) {
+      return r.verdict.ok ? std::nullopt : std::optional<std::string>(r.verdict.detail);
+    });
   }
   if (column == "slo") {
     if (p.slo_runs == 0) return "-";
-    if (p.slo_pass == p.slo_runs) return "pass";
-    std::string why;
-    for (std::size_t i : p.runs) {
-      if (results[i].slo && !results[i].slo->pass) {
-        why = results[i].slo->reason;
-        break;
-      }
-    }
-    return "FAIL: " + std::to_string(p.slo_runs - p.slo_pass) + " of " + std::to_string(p.slo_runs) + " runs: " + why;
+    return verdict(p.slo_pass, p.slo_runs, "pass", "FAIL", [](const CellResult& r) {
+      return r.slo && !r.slo->pass ? std::optional<std::string>(r.slo->reason) : std::nullopt;
+    });
   }
   const auto it = p.metrics.find(column);
   return it == p.metrics.end() ? "-" : spread_text(it->second);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sweep/http_get.hpp"
+#include "sweep/outputs.hpp"
 
 namespace busylab::sweep {
 
@@ -29,15 +30,6 @@ std::uint32_t native_u32(const std::string& b, std::size_t at) {
   std::uint32_t v = 0;
   std::memcpy(&v, b.data() + at, sizeof v);
   return v;
-}
-
-double number_at(const nlohmann::json& j, std::initializer_list<const char*> path) {
-  const nlohmann::json* at = &j;
-  for (const char* key : path) {
-    if (!at->is_object() || !at->contains(key)) return 0;
-    at = &(*at)[key];
-  }
-  return at->is_number() ? at->get<double>() : 0;
 }
 
 std::string field(std::optional<double> v, int decimals = 3) {
@@ -108,12 +100,12 @@ void ServerSampler::run() {
       const auto doc = nlohmann::json::parse(a->body, nullptr, false);
       if (!doc.is_discarded()) {
         s.stats_read = true;
-        s.pool_waiting = number_at(doc, {"strategy", "pool", "waiting"});
-        s.pool_in_use = number_at(doc, {"strategy", "pool", "in_use"});
-        s.writer_queued = number_at(doc, {"strategy", "writer", "queued"});
-        s.writer_in_batch = number_at(doc, {"strategy", "writer", "in_batch"});
-        s.busy_sleeps = number_at(doc, {"database", "busy_sleeps"});
-        s.busy_sleep_ms = number_at(doc, {"database", "busy_sleep_ms"});
+        s.pool_waiting = json_number(doc, {"strategy", "pool", "waiting"});
+        s.pool_in_use = json_number(doc, {"strategy", "pool", "in_use"});
+        s.writer_queued = json_number(doc, {"strategy", "writer", "queued"});
+        s.writer_in_batch = json_number(doc, {"strategy", "writer", "in_batch"});
+        s.busy_sleeps = json_number(doc, {"database", "busy_sleeps"});
+        s.busy_sleep_ms = json_number(doc, {"database", "busy_sleep_ms"});
       }
     }
     if (!db_.empty()) s.wal = read_wal_state(db_);
