@@ -55,6 +55,22 @@ std::string_view to_string(BusyRetry r) {
   return r == BusyRetry::kBackoff ? "backoff" : "fixed";
 }
 
+std::string_view to_string(CheckpointMode m) {
+  switch (m) {
+    case CheckpointMode::kAuto:
+      return "auto";
+    case CheckpointMode::kPassive:
+      return "passive";
+    case CheckpointMode::kFull:
+      return "full";
+    case CheckpointMode::kRestart:
+      return "restart";
+    case CheckpointMode::kTruncate:
+      return "truncate";
+  }
+  return "?";
+}
+
 DatabaseOptions DatabaseOptions::from_config(ConfigObject& o) {
   DatabaseOptions d;
   o.read_enum("engine", d.engine, {{"sqlite", EngineKind::kSqlite}, {"postgres", EngineKind::kPostgres}});
@@ -91,6 +107,18 @@ DatabaseOptions DatabaseOptions::from_config(ConfigObject& o) {
   o.read("max_size_mb", d.max_size_mb, 0, 1'000'000);
   o.read("wal_autocheckpoint", d.wal_autocheckpoint, 0, 1'000'000'000);
   o.read("journal_size_limit", d.journal_size_limit, -1, std::int64_t{1} << 40);
+  auto checkpoint = o.child("checkpoint");
+  checkpoint.read_enum("mode", d.checkpoint.mode,
+                       {{"auto", CheckpointMode::kAuto},
+                        {"passive", CheckpointMode::kPassive},
+                        {"full", CheckpointMode::kFull},
+                        {"restart", CheckpointMode::kRestart},
+                        {"truncate", CheckpointMode::kTruncate}});
+  checkpoint.read("interval_ms", d.checkpoint.interval_ms, 1, 3'600'000);
+  if (d.engine == EngineKind::kSqlite && d.checkpoint.background() && d.journal_mode != JournalMode::kWal)
+    checkpoint.fail("mode", "\"" + std::string(to_string(d.checkpoint.mode)) +
+                                "\" checkpoints a WAL: it needs journal_mode \"wal\" (or mode \"auto\")");
+  checkpoint.finish();
   auto retry = o.child("retry");
   retry.read("max_tries", d.retry.max_tries, 1, 1000);
   retry.read("base_ms", d.retry.base_ms, 0, 60'000);
@@ -116,6 +144,7 @@ nlohmann::json DatabaseOptions::to_json() const {
           {"max_size_mb", max_size_mb},
           {"wal_autocheckpoint", wal_autocheckpoint},
           {"journal_size_limit", journal_size_limit},
+          {"checkpoint", {{"mode", to_string(checkpoint.mode)}, {"interval_ms", checkpoint.interval_ms}}},
           {"retry",
            {{"max_tries", retry.max_tries},
             {"base_ms", retry.base_ms},

@@ -18,12 +18,16 @@ enum class JournalMode { kDelete, kTruncate, kPersist, kWal };
 enum class Synchronous { kOff, kNormal, kFull, kExtra };
 enum class TransactionMode { kDeferred, kImmediate, kExclusive };
 enum class BusyRetry { kBackoff, kFixed };
+/// Who checkpoints a WAL: SQLite inside commits (kAuto, wal_autocheckpoint)
+/// or busylab's background checkpointer in one of sqlite3_wal_checkpoint_v2's modes.
+enum class CheckpointMode { kAuto, kPassive, kFull, kRestart, kTruncate };
 
 std::string_view to_string(EngineKind e);
 std::string_view to_string(JournalMode m);
 std::string_view to_string(Synchronous s);
 std::string_view to_string(TransactionMode t);
 std::string_view to_string(BusyRetry r);
+std::string_view to_string(CheckpointMode m);
 
 /// What the database holds before serving, created at start-up when the
 /// table is empty (config keys `data.rows`, `bank.accounts`,
@@ -44,6 +48,15 @@ struct RetryOptions {
   std::int64_t cap_ms = 100;        // the back-off's ceiling
   std::int64_t deadline_ms = 5000;  // no new try starts later than this after the first began
   bool enabled() const { return max_tries > 1; }
+};
+
+/// `database.checkpoint`: the WAL checkpoint policy (SQLite in WAL mode only).
+struct CheckpointOptions {
+  CheckpointMode mode = CheckpointMode::kAuto;
+  /// kAuto: unused. Otherwise the pause between the end of one background
+  /// checkpoint and the start of the next.
+  std::int64_t interval_ms = 1000;
+  bool background() const { return mode != CheckpointMode::kAuto; }
 };
 
 struct DatabaseOptions {
@@ -72,6 +85,9 @@ struct DatabaseOptions {
   /// PRAGMA journal_size_limit in bytes: what a WAL (or journal) is truncated
   /// to after a checkpoint resets it; -1 = no limit (SQLite's default).
   std::int64_t journal_size_limit = -1;
+  /// A background policy turns wal_autocheckpoint off on every connection
+  /// (effective_wal_autocheckpoint): the checkpointer takes over.
+  CheckpointOptions checkpoint;
   RetryOptions retry;
   /// From the config's `data` and `bank` sections (not `database.*`).
   InitialData initial;
@@ -84,6 +100,9 @@ struct DatabaseOptions {
   /// PostgreSQL's lock_timeout for busy_timeout_ms: 0 ("never wait")
   /// becomes 1 ms, because PostgreSQL's 0 means wait forever.
   std::int64_t lock_timeout_ms() const { return busy_timeout_ms > 0 ? busy_timeout_ms : 1; }
+
+  /// The wal_autocheckpoint connections get: 0 under a background checkpoint policy.
+  std::int64_t effective_wal_autocheckpoint() const { return checkpoint.background() ? 0 : wal_autocheckpoint; }
 
   /// The settings, with a password in `url` replaced by "***".
   nlohmann::json to_json() const;

@@ -46,16 +46,23 @@ void DbStats::add(const DbStats& o) {
                                           &DbStats::retry_gave_up_tries_busy,
                                           &DbStats::retry_gave_up_tries_snapshot,
                                           &DbStats::retry_gave_up_deadline_busy,
-                                          &DbStats::retry_gave_up_deadline_snapshot};
+                                          &DbStats::retry_gave_up_deadline_snapshot,
+                                          &DbStats::checkpoints,
+                                          &DbStats::checkpoints_incomplete,
+                                          &DbStats::checkpoint_errors,
+                                          &DbStats::checkpoint_frames,
+                                          &DbStats::checkpoint_wait_ms};
   for (const Counter c : kCounters)
     (this->*c).fetch_add((o.*c).load(std::memory_order_relaxed), std::memory_order_relaxed);
   request_wait_ms.add(o.request_wait_ms);
+  checkpoint_us.add(o.checkpoint_us);
   for (std::size_t i = 0; i < kTryBuckets; ++i)
     write_tries[i].fetch_add(o.write_tries[i].load(std::memory_order_relaxed), std::memory_order_relaxed);
 }
 
 nlohmann::json DbStats::to_json() const {
   const Histogram wait = request_wait_ms.snapshot();
+  const Histogram checkpoint = checkpoint_us.snapshot();
   auto get = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
   // Tries per committed write: {"1": n, "2": n, ..., "16+": n}, buckets in use only.
   nlohmann::json tries = nlohmann::json::object();
@@ -91,6 +98,15 @@ nlohmann::json DbStats::to_json() const {
            {{"busy", get(retry_gave_up_tries_busy)}, {"busy_snapshot", get(retry_gave_up_tries_snapshot)}}},
           {"deadline",
            {{"busy", get(retry_gave_up_deadline_busy)}, {"busy_snapshot", get(retry_gave_up_deadline_snapshot)}}}}}}},
+      {"checkpointer",
+       {{"checkpoints", get(checkpoints)},
+        {"incomplete", get(checkpoints_incomplete)},
+        {"errors", get(checkpoint_errors)},
+        {"frames", get(checkpoint_frames)},
+        {"busy_wait_ms", get(checkpoint_wait_ms)},
+        {"total_ms", static_cast<double>(checkpoint.sum()) / 1000.0},
+        {"p99_ms", static_cast<double>(checkpoint.percentile(0.99)) / 1000.0},
+        {"max_ms", static_cast<double>(checkpoint.max()) / 1000.0}}},
       {"busy_wait_per_request",
        {{"requests_waited", get(requests_waited)},
         {"waited_several_times", get(requests_waited_several)},

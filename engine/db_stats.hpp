@@ -45,6 +45,14 @@ struct DbStats {
   std::atomic<std::uint64_t> retry_gave_up_deadline_busy{0};          // the next try would start past deadline_ms
   std::atomic<std::uint64_t> retry_gave_up_deadline_snapshot{0};
 
+  // database.checkpoint: the background checkpointer (sqlite/checkpointer.hpp).
+  std::atomic<std::uint64_t> checkpoints{0};             // checkpoints run
+  std::atomic<std::uint64_t> checkpoints_incomplete{0};  // ... that could not copy every frame (a reader, a writer)
+  std::atomic<std::uint64_t> checkpoint_errors{0};       // ... that failed outright (I/O error, ...)
+  std::atomic<std::uint64_t> checkpoint_frames{0};       // WAL frames copied into the database by them
+  std::atomic<std::uint64_t> checkpoint_wait_ms{0};  // ms their busy handler slept (RESTART/TRUNCATE wait for readers)
+  AtomicHistogram checkpoint_us;                     // how long each took, microseconds
+
   /// One committed write that took `tries` tries.
   void record_write_tries(int tries);
 

@@ -35,6 +35,15 @@ class Connection {
   virtual std::vector<OpOutcome> run_batch(std::span<const Operation* const> ops) = 0;
 };
 
+/// Work an engine does beside the requests while the server runs (SQLite:
+/// the background checkpointer). Destroying it stops it and joins its
+/// thread; stop() does that earlier. Idempotent.
+class Maintenance {
+ public:
+  virtual ~Maintenance() = default;
+  virtual void stop() = 0;
+};
+
 class Engine {
  public:
   enum class Purpose {
@@ -51,6 +60,11 @@ class Engine {
   /// Once before serving: creates the schema and checks the settings took.
   /// Throws DatabaseError with a message naming the database.
   virtual void prepare() = 0;
+
+  /// Starts what the engine runs beside the requests (after prepare(),
+  /// before serving), or returns null when there is nothing to run.
+  /// Throws DatabaseError.
+  virtual std::unique_ptr<Maintenance> start_maintenance() { return nullptr; }
 
   /// Once after serving (SQLite WAL: checkpoint). Returns false and fills
   /// `error` when it could not complete.

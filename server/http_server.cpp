@@ -31,6 +31,7 @@
 
 #include "common/thread_role.hpp"
 #include "engine/db_stats.hpp"
+#include "engine/engine.hpp"
 #include "server/cluster.hpp"
 #include "server/handlers.hpp"
 #include "server/stats.hpp"
@@ -198,6 +199,9 @@ struct HttpServer::Impl {
     strategy = make_strategy(config.database, config.pool, ioc.get_executor(), db_stats);
     try {
       handlers = std::make_unique<Handlers>(config, *strategy, stats, db_stats, draining, cluster);
+      // With several processes each worker runs its own checkpointer; they
+      // take turns on SQLite's checkpoint lock.
+      maintenance = start_maintenance(config.database, db_stats);
     } catch (...) {
       strategy->close();  // while the io_context its handlers belong to still exists
       throw;
@@ -210,6 +214,7 @@ struct HttpServer::Impl {
   ~Impl() {
     // The publisher reads the strategy: stop it first.
     if (cluster) cluster->detach(forced);
+    if (maintenance) maintenance->stop();
     // Strategy first (joins database threads, drops waiters) while the
     // io_context that its handlers belong to still exists.
     if (strategy) strategy->close();
@@ -498,6 +503,7 @@ struct HttpServer::Impl {
   std::atomic<bool> draining{false};
   std::unique_ptr<Strategy> strategy;
   std::unique_ptr<Handlers> handlers;
+  std::unique_ptr<Maintenance> maintenance;  // the background checkpointer, when configured
   asio::io_context ioc;
   tcp::acceptor acceptor;
   bool forced = false;
@@ -572,7 +578,10 @@ ShutdownSummary HttpServer::run() {
   // commits). Workers of several processes leave that to the supervisor.
   if (m.forced && !m.cluster) m.db_stats.abandon_lock_waits.store(true, std::memory_order_relaxed);
 
-  // io threads are gone: no request can start now.
+  // io threads are gone: no request can start now. The background
+  // checkpointer stops first (a wait of its for readers ends at once), so
+  // that the final checkpoint below is the last.
+  if (m.maintenance) m.maintenance->stop();
   m.strategy->close();
 
   ShutdownSummary summary;

@@ -163,6 +163,25 @@ class BusylabCollector : public prometheus::Collectable {
     f.counter("busylab_sqlite_connections_replaced_total", "Connections closed after a fatal error and reopened",
               load(db_.connections_replaced));
     retries(f);
+    checkpointer(f);
+  }
+
+  // database.checkpoint: the background checkpointer's runs (all zero under "auto").
+  void checkpointer(Families& f) const {
+    f.counter("busylab_checkpoints_total", "Background WAL checkpoints run (database.checkpoint)",
+              load(db_.checkpoints));
+    f.counter("busylab_checkpoints_incomplete_total",
+              "Background checkpoints that could not copy every frame (a reader or writer in the way)",
+              load(db_.checkpoints_incomplete));
+    f.counter("busylab_checkpoint_errors_total", "Background checkpoints that failed with an error",
+              load(db_.checkpoint_errors));
+    f.counter("busylab_checkpoint_frames_total", "WAL frames copied into the database by background checkpoints",
+              load(db_.checkpoint_frames));
+    f.counter("busylab_checkpoint_busy_wait_seconds_total",
+              "Time background checkpoints slept waiting for readers or writers (restart, truncate, full)",
+              load(db_.checkpoint_wait_ms) / 1000.0);
+    f.histogram("busylab_checkpoint_duration_seconds", "How long each background checkpoint took",
+                db_.checkpoint_us.snapshot(), 1e-6, kSecondsBounds, {});
   }
 
   // database.retry: tries per committed write as a histogram (le = tries),

@@ -145,7 +145,7 @@ Database::Database(const DatabaseOptions& options, DbStats* stats, Mode mode, st
     exec(std::string("PRAGMA synchronous=") + std::string(to_string(options.synchronous)));
     exec("PRAGMA cache_size=" + std::to_string(options.cache_size));
     exec("PRAGMA mmap_size=" + std::to_string(options.mmap_size));
-    exec("PRAGMA wal_autocheckpoint=" + std::to_string(options.wal_autocheckpoint));
+    exec("PRAGMA wal_autocheckpoint=" + std::to_string(options.effective_wal_autocheckpoint()));
     exec("PRAGMA journal_size_limit=" + std::to_string(options.journal_size_limit));
     if (options.max_size_mb > 0) {
       const std::int64_t page_size = query_int("PRAGMA page_size");

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "sqlite/checkpointer.hpp"
 #include "sqlite/operation.hpp"
 #include "sqlite/sqlite_error.hpp"
 
@@ -46,6 +47,11 @@ void SqliteEngine::prepare() {
   }
 }
 
+std::unique_ptr<Maintenance> SqliteEngine::start_maintenance() {
+  if (options().journal_mode != JournalMode::kWal || !options().checkpoint.background()) return nullptr;
+  return std::make_unique<Checkpointer>(options(), stats_);
+}
+
 bool SqliteEngine::finish(std::string& error) {
   if (options().journal_mode != JournalMode::kWal) return true;
   try {
@@ -84,6 +90,12 @@ std::vector<std::pair<std::string, std::string>> SqliteEngine::settings() {
   // PRAGMA busy_timeout reads 0; the schedule the connection runs is this.
   out.emplace_back("busy_timeout_ms", std::to_string(options().busy_timeout_ms));
   out.emplace_back("busy_retry", std::string(to_string(options().busy_retry)));
+  // Who checkpoints: SQLite inside commits ("auto"), or busylab's background
+  // checkpointer in a mode every interval.
+  out.emplace_back("checkpoint", options().checkpoint.background()
+                                     ? std::string(to_string(options().checkpoint.mode)) + " every " +
+                                           std::to_string(options().checkpoint.interval_ms) + " ms"
+                                     : std::string("auto"));
   return out;
 }
 

@@ -27,6 +27,7 @@ class SqliteEngine final : public Engine {
 
   std::unique_ptr<Connection> open(Purpose purpose) override;
   void prepare() override;
+  std::unique_ptr<Maintenance> start_maintenance() override;
   bool finish(std::string& error) override;
   std::vector<std::pair<std::string, std::string>> settings() override;
 

@@ -111,6 +111,10 @@ void prepare_database(const DatabaseOptions& db, DbStats& stats) {
   make_engine(db, stats)->prepare();
 }
 
+std::unique_ptr<Maintenance> start_maintenance(const DatabaseOptions& db, DbStats& stats) {
+  return make_engine(db, stats)->start_maintenance();
+}
+
 bool checkpoint_database(const DatabaseOptions& db, DbStats& stats, std::string& error) {
   return make_engine(db, stats)->finish(error);
 }

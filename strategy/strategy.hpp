@@ -22,6 +22,7 @@
 namespace busylab {
 
 struct DbStats;
+class Maintenance;
 
 /// A histogram a strategy keeps, for /metrics.
 struct StrategyHistogram {
@@ -76,6 +77,11 @@ std::unique_ptr<Strategy> make_strategy(const DatabaseOptions& db, const PoolOpt
 /// settings took (SQLite: the journal mode). Throws DatabaseError with a
 /// message naming the database.
 void prepare_database(const DatabaseOptions& db, DbStats& stats);
+
+/// Starts the engine's work beside the requests (the SQLite background
+/// checkpointer when database.checkpoint asks for one), or returns null.
+/// Stop it (or destroy it) before checkpoint_database. Throws DatabaseError.
+std::unique_ptr<Maintenance> start_maintenance(const DatabaseOptions& db, DbStats& stats);
 
 /// After serving: SQLite's PRAGMA wal_checkpoint(TRUNCATE) when in WAL
 /// mode (nothing to do otherwise, nor for PostgreSQL); returns false (and

@@ -3,7 +3,7 @@
 // each interval (the load generator's series, loadgen/series.hpp) beside
 // what the server and the database were doing then, sampled by the sweep
 // while the load runs: the server's /stats (pool, writer queue, busy waits)
-// and, for SQLite, the WAL read from its files (size, frames, checkpoints).
+// and, for SQLite, the WAL read from its files (sqlite/wal_file.hpp).
 
 #include <atomic>
 #include <chrono>
@@ -15,24 +15,9 @@
 #include <vector>
 
 #include "loadgen/report.hpp"
+#include "sqlite/wal_file.hpp"
 
 namespace busylab::sweep {
-
-/// What a WAL's files say, read without opening the database (no lock, no
-/// read transaction that could hold a checkpoint back).
-struct WalState {
-  std::uint64_t wal_bytes = 0;  // size of DB-wal (0 when there is none)
-  // The WAL header's salt-1 (big-endian u32 at offset 16), which SQLite
-  // increments each time it restarts the WAL after a checkpoint that copied
-  // every frame (walRestartHdr): differences count completed checkpoints.
-  std::optional<std::uint32_t> restarts;
-  // From the wal-index (DB-shm, native byte order): frames in the WAL
-  // (mxFrame, offset 16) and frames already copied into the database
-  // (nBackfill, offset 96).
-  std::optional<std::uint32_t> frames;
-  std::optional<std::uint32_t> backfilled;
-};
-WalState read_wal_state(const std::filesystem::path& db);
 
 /// One server-side sample.
 struct ServerSample {

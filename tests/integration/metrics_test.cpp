@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -13,6 +14,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "strategy/strategy.hpp"
 #include "tests/support/child_process.hpp"
@@ -105,6 +107,37 @@ TEST_P(Metrics, PromtoolAcceptsTheExpositionAndFiguresMove) {
 
   // No label carries a request's id or path: the series are bounded.
   EXPECT_EQ(second->body.find("abc"), std::string::npos);
+}
+
+// database.checkpoint: a server with a background checkpointer counts its
+// checkpoints in /stats and /metrics, and the WAL it truncates stays small.
+TEST(MetricsCheckpointer, BackgroundCheckpointsAreCountedInStatsAndMetrics) {
+  TempDir dir;
+  Config config = test_config(dir, StrategyKind::kBatched, 2);
+  config.database.checkpoint.mode = CheckpointMode::kTruncate;
+  config.database.checkpoint.interval_ms = 20;
+  TestServer server(config);
+  HttpClient client(server.port());
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(client.request("POST", "/rows", R"({"payload":"c"})")->status, 201);
+  nlohmann::json checkpointer;
+  for (int i = 0; i < 200; ++i) {
+    checkpointer = nlohmann::json::parse(client.request("GET", "/stats")->body)["database"]["checkpointer"];
+    if (checkpointer["frames"].get<std::uint64_t>() > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(checkpointer["checkpoints"].get<std::uint64_t>(), 0u) << checkpointer;
+  EXPECT_GT(checkpointer["frames"].get<std::uint64_t>(), 0u) << checkpointer;
+  EXPECT_EQ(checkpointer["errors"], 0) << checkpointer;
+  const auto metrics = client.request("GET", "/metrics");
+  ASSERT_TRUE(metrics);
+  const auto m = samples(metrics->body);
+  ASSERT_TRUE(m.count("busylab_checkpoints_total")) << metrics->body;
+  EXPECT_GT(m.at("busylab_checkpoints_total"), 0);
+  EXPECT_GT(m.at("busylab_checkpoint_frames_total"), 0);
+  EXPECT_GT(m.at("busylab_checkpoint_duration_seconds_count"), 0);
+  const auto summary = server.stop();
+  EXPECT_EQ(summary.writes_acknowledged, 50u);
+  EXPECT_TRUE(summary.checkpointed);
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, Metrics,

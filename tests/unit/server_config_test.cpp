@@ -482,3 +482,31 @@ TEST(ServerConfig, WalCheckpointKeysReachTheConnection) {
 
 }  // namespace
 }  // namespace busylab
+
+namespace busylab {
+namespace {
+
+TEST(ServerConfig, CheckpointPolicyKeys) {
+  const Config c = config_from_json(
+      json::parse(R"({"database": {"checkpoint": {"mode": "restart", "interval_ms": 250}}})"), "test.json");
+  EXPECT_EQ(c.database.checkpoint.mode, CheckpointMode::kRestart);
+  EXPECT_EQ(c.database.checkpoint.interval_ms, 250);
+  EXPECT_EQ(c.database.effective_wal_autocheckpoint(), 0);
+  EXPECT_EQ(c.to_json()["database"]["checkpoint"]["mode"], "restart");
+  const Config automatic = config_from_json(json::parse(R"({})"), "test.json");
+  EXPECT_EQ(automatic.database.checkpoint.mode, CheckpointMode::kAuto);
+  EXPECT_EQ(automatic.database.effective_wal_autocheckpoint(), 1000);
+  EXPECT_NE(error_for(R"({"database": {"checkpoint": {"mode": "restrat"}}})").find("database.checkpoint.mode"),
+            std::string::npos);
+  EXPECT_NE(error_for(R"({"database": {"checkpoint": {"interval_ms": 0}}})").find("database.checkpoint.interval_ms"),
+            std::string::npos);
+  EXPECT_NE(error_for(R"({"database": {"checkpoint": {"every": 5}}})").find("database.checkpoint.every"),
+            std::string::npos);
+  const std::string delete_mode =
+      error_for(R"({"database": {"journal_mode": "delete", "checkpoint": {"mode": "passive"}}})");
+  EXPECT_NE(delete_mode.find("database.checkpoint.mode"), std::string::npos) << delete_mode;
+  EXPECT_NE(delete_mode.find("wal"), std::string::npos) << delete_mode;
+}
+
+}  // namespace
+}  // namespace busylab

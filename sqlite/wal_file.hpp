@@ -1,0 +1,29 @@
+#pragma once
+// A WAL's state read from its files (DB-wal and DB-shm) without opening the
+// database: no lock taken, no read transaction that could hold a checkpoint
+// back. The sweep samples it during a run (sweep/timeseries.hpp); the
+// background checkpointer reads it to count the frames each checkpoint copies.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+
+namespace busylab {
+
+/// What a WAL's files say, read without opening the database (no lock, no
+/// read transaction that could hold a checkpoint back).
+struct WalState {
+  std::uint64_t wal_bytes = 0;  // size of DB-wal (0 when there is none)
+  // The WAL header's salt-1 (big-endian u32 at offset 16), which SQLite
+  // increments each time it restarts the WAL after a checkpoint that copied
+  // every frame (walRestartHdr): differences count completed checkpoints.
+  std::optional<std::uint32_t> restarts;
+  // From the wal-index (DB-shm, native byte order): frames in the WAL
+  // (mxFrame, offset 16) and frames already copied into the database
+  // (nBackfill, offset 96).
+  std::optional<std::uint32_t> frames;
+  std::optional<std::uint32_t> backfilled;
+};
+WalState read_wal_state(const std::filesystem::path& db);
+
+}  // namespace busylab
