@@ -9,6 +9,7 @@
 #include "loadgen/slo.hpp"
 #include "loadgen/workload.hpp"
 #include "server/server_options.hpp"
+#include "sweep/outputs.hpp"
 
 namespace busylab::sweep {
 
@@ -88,7 +89,108 @@ std::string override_text(const std::string& key, const nlohmann::json& value) {
   return key + "=" + value.dump();
 }
 
+// " (did you mean 'X'?)" for a near miss; else, for a short list, what
+// the candidates are.
+std::string hint_for(const std::string& word, const std::vector<std::string>& candidates, const char* what,
+                     bool suggest = true) {
+  if (const auto near = suggest ? closest_match(word, candidates) : std::string(); !near.empty())
+    return " (did you mean '" + near + "'?)";
+  if (candidates.empty() || candidates.size() > 16) return "";
+  std::string list;
+  for (const auto& c : candidates) list += (list.empty() ? "" : ", ") + ("'" + c + "'");
+  return std::string("; the ") + what + " are " + list;
+}
+
+// "timelines": each entry a point's name, or an object of axis key or
+// label -> value selecting every point that matches; checked against the
+// matrix now, so that a typo stops the sweep before its first cell.
+void read_timelines(Experiment& e, const nlohmann::json& timelines) {
+  if (!timelines.is_array()) {
+    throw ConfigError(
+        "timelines: expected an array of points, each its name as the tables show it "
+        "(\"sqlite/normal/pool/8/1\", or \"wal, 4\" for two axes) or an object of axis -> value, got " +
+        describe_json(timelines));
+  }
+  // Every point's name and axis values, from its first run.
+  std::vector<std::string> names;
+  std::vector<std::vector<std::pair<std::string, nlohmann::json>>> values;
+  for (const auto& c : e.cells(false)) {
+    if (c.repetition != 0) continue;
+    names.push_back(point_name(c.values));
+    values.push_back(c.values);
+  }
+  auto choose = [&](std::size_t point) {
+    if (std::find(e.timelines.begin(), e.timelines.end(), point) == e.timelines.end()) e.timelines.push_back(point);
+  };
+  for (std::size_t i = 0; i < timelines.size(); ++i) {
+    const std::string where = "timelines[" + std::to_string(i) + "]";
+    const auto& entry = timelines[i];
+    if (entry.is_string()) {
+      const std::string name = entry.get<std::string>();
+      const auto it = std::find(names.begin(), names.end(), name);
+      if (it == names.end())
+        throw ConfigError(where + ": unknown point '" + name + "'" + hint_for(name, names, "points"));
+      choose(static_cast<std::size_t>(it - names.begin()));
+      continue;
+    }
+    if (!entry.is_object() || entry.empty()) {
+      throw ConfigError(where +
+                        ": expected a point's name (a string) or an object of axis key or label -> value, got " +
+                        describe_json(entry));
+    }
+    // Each key an axis, each value one of that axis's values.
+    std::vector<std::pair<std::string, nlohmann::json>> wanted;  // axis key -> value
+    for (auto it = entry.begin(); it != entry.end(); ++it) {
+      const auto axis = std::find_if(e.matrix.begin(), e.matrix.end(),
+                                     [&](const MatrixAxis& a) { return a.key == it.key() || a.label == it.key(); });
+      if (axis == e.matrix.end()) {
+        std::vector<std::string> axes;
+        for (const auto& a : e.matrix) {
+          axes.push_back(a.label);
+          if (a.key != a.label) axes.push_back(a.key);
+        }
+        throw ConfigError(where + ": '" + it.key() + "' is not a matrix key or label" +
+                          hint_for(it.key(), axes, "axes"));
+      }
+      std::vector<std::string> shown;  // the axis's values as the points have them
+      bool found = false;
+      for (const auto& point : values) {
+        for (const auto& [key, value] : point) {
+          if (key != axis->key) continue;
+          found = found || value == it.value();
+          const std::string text = value_text(value);
+          if (std::find(shown.begin(), shown.end(), text) == shown.end()) shown.push_back(text);
+        }
+      }
+      if (!found) {
+        const std::string text = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+        throw ConfigError(where + "." + it.key() + ": no point has " + axis->label + " " + it.value().dump() +
+                          hint_for(text, shown, "values", it.value().is_string()));
+      }
+      wanted.emplace_back(axis->key, it.value());
+    }
+    bool any = false;
+    for (std::size_t p = 0; p < values.size(); ++p) {
+      const bool match = std::all_of(wanted.begin(), wanted.end(), [&](const auto& w) {
+        return std::any_of(values[p].begin(), values[p].end(),
+                           [&](const auto& v) { return v.first == w.first && v.second == w.second; });
+      });
+      if (match) {
+        choose(p);
+        any = true;
+      }
+    }
+    if (!any) throw ConfigError(where + ": no point has all of " + entry.dump());
+  }
+}
+
 }  // namespace
+
+std::string point_name(const std::vector<std::pair<std::string, nlohmann::json>>& values) {
+  std::string name;
+  for (const auto& [key, value] : values) name += (name.empty() ? "" : ", ") + value_text(value);
+  return name;
+}
 
 const std::vector<std::string>& known_metrics() {
   static const std::vector<std::string> metrics = {"requests",
@@ -440,6 +542,7 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
         e.plots.push_back(std::move(plot));
       }
     }
+    if (top.has("timelines")) read_timelines(e, doc["timelines"]);
     top.finish();
   } catch (const ConfigError& err) {
     throw ConfigError(origin + ": " + err.what());

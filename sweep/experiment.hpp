@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "loadgen/slo.hpp"
@@ -114,6 +115,12 @@ struct Experiment {
   VerifySpec verify;
   std::vector<std::string> columns;
   std::vector<PlotSpec> plots;
+  // "timelines": the points whose runs report.html draws over time (from
+  // each cell's timeseries.csv), as 0-based point indexes in the order the
+  // file names them, each once. An entry names a point by its point_name()
+  // ("sqlite/normal/batched/4/1"), or selects every point whose axis values
+  // match an object of axis key or label -> value ({"journal": "wal"}).
+  std::vector<std::size_t> timelines;
   // --quick: shorter runs, fewer connections.
   std::chrono::nanoseconds quick_duration = std::chrono::seconds(2);
   int quick_max_connections = 256;
@@ -135,6 +142,11 @@ struct Experiment {
   /// `load`'s workload file resolved against this file's folder ("" for none).
   std::filesystem::path workload_file(const LoadSpec& load) const;
 };
+
+/// A point's name (the experiment's "timelines" use it): its axis values as
+/// the tables show them, in matrix order, joined by ", ": a one-axis point
+/// "sqlite/normal/batched/4/1", a two-axis one "wal, 4"; "" without a matrix.
+std::string point_name(const std::vector<std::pair<std::string, nlohmann::json>>& values);
 
 /// Metric names a column or plot may use besides the axis keys and labels.
 const std::vector<std::string>& known_metrics();

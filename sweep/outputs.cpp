@@ -572,6 +572,205 @@ std::string inline_svg(const std::filesystem::path& file, const std::string& id_
   return prefix_svg_ids(text.substr(start, end + 6 - start), id_prefix);
 }
 
+// ---- timelines ------------------------------------------------------------
+
+// One run's time series as a timeline draws it: from cells/NNN/timeseries.csv.
+struct TimelineRun {
+  const CellResult* result = nullptr;
+  std::vector<double> t_s, ok_per_s, p99_ms, wal_bytes;  // NaN where a field is empty
+};
+
+// The cell's folder, as the runner names it (cells/001 for the first cell).
+std::filesystem::path cell_dir(const std::filesystem::path& dir, std::size_t index) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%03zu", index + 1);
+  return dir / "cells" / name;
+}
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> fields;
+  std::string field;
+  for (char c : line) {
+    if (c == ',') {
+      fields.push_back(field);
+      field.clear();
+    } else if (c != '\r') {
+      field += c;
+    }
+  }
+  fields.push_back(field);
+  return fields;
+}
+
+// Reads the columns a timeline draws; false when the file is missing or has
+// no t_s column. A capacity cell's file has one run of rows per step, each
+// starting again from t_s 0 (and a leading `rate` column): the steps are laid
+// end to end, so t_s is the time under load since the cell's first step.
+bool read_timeline_run(const std::filesystem::path& file, TimelineRun& run) {
+  std::ifstream in(file);
+  std::string line;
+  if (!in || !std::getline(in, line)) return false;
+  const auto header = split_csv_line(line);
+  auto column = [&](const char* name) -> std::ptrdiff_t {
+    const auto it = std::find(header.begin(), header.end(), name);
+    return it == header.end() ? -1 : it - header.begin();
+  };
+  const auto t = column("t_s"), ok = column("ok_per_s"), p99 = column("p99_ms"), wal = column("wal_bytes");
+  if (t < 0) return false;
+  const double nan = std::nan("");
+  auto number = [&](const std::vector<std::string>& fields, std::ptrdiff_t i) {
+    if (i < 0 || static_cast<std::size_t>(i) >= fields.size() || fields[i].empty()) return nan;
+    char* end = nullptr;
+    const double v = std::strtod(fields[i].c_str(), &end);
+    return end && *end == '\0' ? v : nan;
+  };
+  double offset = 0, previous = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line == "\r") continue;
+    const auto fields = split_csv_line(line);
+    const double raw = number(fields, t);
+    if (std::isnan(raw)) continue;
+    if (raw < previous) offset += previous;  // the next capacity step
+    previous = raw;
+    run.t_s.push_back(offset + raw);
+    run.ok_per_s.push_back(number(fields, ok));
+    run.p99_ms.push_back(number(fields, p99));
+    run.wal_bytes.push_back(number(fields, wal));
+  }
+  return true;
+}
+
+// What became of one named point's timeline, for report.html.
+struct TimelineOutcome {
+  std::string title;  // "setup sqlite/normal/batched/4/1"
+  std::string name;   // point_name(): "sqlite/normal/batched/4/1"
+  std::size_t point = 0;
+  std::vector<std::size_t> cells;  // the runs drawn (0-based cell indexes)
+  struct Chart {
+    std::string metric;  // ok_per_s, p99_ms, wal_bytes
+    std::string caption;
+    std::filesystem::path svg;  // empty when not drawn
+  };
+  std::vector<Chart> charts;
+  std::vector<std::string> notes;
+  std::string problem;  // why nothing was drawn
+};
+
+// A point as words: "setup sqlite/normal/batched/4/1", "journal wal, pool_size 4".
+std::string point_words(const Experiment& e, const std::vector<std::pair<std::string, nlohmann::json>>& values) {
+  std::string text;
+  for (const auto& a : e.matrix) {
+    for (const auto& [key, value] : values)
+      if (key == a.key) text += (text.empty() ? "" : ", ") + a.label + " " + value_text(value);
+  }
+  return text.empty() ? std::string("the configuration") : text;
+}
+
+// Three charts over time for the `number`th (1-based) point of e.timelines,
+// one line per run: the successful requests per second, p99 latency and the
+// WAL's size (not drawn when no run has a WAL figure, e.g. PostgreSQL).
+TimelineOutcome write_timeline(const Experiment& e, const std::vector<CellResult>& results, std::size_t number,
+                               std::size_t point, const std::filesystem::path& dir) {
+  TimelineOutcome outcome;
+  outcome.point = point;
+  std::vector<TimelineRun> runs;
+  for (const auto& r : results) {
+    if (r.cell.point != point) continue;
+    if (outcome.title.empty()) {
+      outcome.title = point_words(e, r.cell.values);
+      outcome.name = point_name(r.cell.values);
+    }
+    TimelineRun run;
+    run.result = &r;
+    const auto file = cell_dir(dir, r.cell.index) / "timeseries.csv";
+    if (!read_timeline_run(file, run) || run.t_s.empty()) {
+      outcome.notes.push_back("rep " + std::to_string(r.cell.repetition + 1) + " (cell " +
+                              std::to_string(r.cell.index + 1) + ") has no time series (" + file.string() + ")");
+      continue;
+    }
+    runs.push_back(std::move(run));
+  }
+  std::sort(runs.begin(), runs.end(), [](const TimelineRun& a, const TimelineRun& b) {
+    return a.result->cell.repetition < b.result->cell.repetition;
+  });
+  if (outcome.title.empty()) outcome.title = "point " + std::to_string(point + 1);
+  for (const auto& run : runs) outcome.cells.push_back(run.result->cell.index);
+  if (runs.empty()) {
+    outcome.problem = "nothing to draw: no run of this point has a time series";
+    return outcome;
+  }
+
+  const std::string stem = "timeline-" + std::to_string(number);
+  const auto dat = dir / (stem + ".dat");
+  bool wal = false;
+  std::vector<double> p99s;
+  {
+    std::ofstream out(dat);
+    out << "# " << outcome.title << ": t_s, ok_per_s, p99_ms, wal_bytes; one block per run\n";
+    for (const auto& run : runs) {
+      out << "# rep " << run.result->cell.repetition + 1 << ", cell " << run.result->cell.index + 1 << "\n";
+      for (std::size_t i = 0; i < run.t_s.size(); ++i) {
+        auto field = [](double v) {
+          if (std::isnan(v)) return std::string("NaN");
+          char buf[32];
+          std::snprintf(buf, sizeof buf, "%.10g", v);
+          return std::string(buf);
+        };
+        out << field(run.t_s[i]) << " " << field(run.ok_per_s[i]) << " " << field(run.p99_ms[i]) << " "
+            << field(run.wal_bytes[i]) << "\n";
+        wal = wal || !std::isnan(run.wal_bytes[i]);
+        if (!std::isnan(run.p99_ms[i])) p99s.push_back(run.p99_ms[i]);
+      }
+      out << "\n\n";
+    }
+  }
+  const bool p99_log = wants_log_scale(p99s);
+  struct ChartSpec {
+    std::string metric, words, using_clause;
+    bool log;
+  };
+  std::vector<ChartSpec> specs = {{"ok_per_s", metric_label(e, "ok_per_s"), "1:2", false},
+                                  {"p99_ms", metric_label(e, "p99_ms"), "1:3", p99_log}};
+  if (wal)
+    specs.push_back({"wal_bytes", "WAL size (MiB)", "1:($4/1048576)", false});
+  else
+    outcome.notes.push_back("no WAL figures (not SQLite in WAL mode): no WAL chart");
+
+  const std::string x_words =
+      e.capacity ? "time under load, capacity steps end to end (s)" : "time since the measured run began (s)";
+  std::ostringstream script;
+  for (const char* kind : {"svg", "png"}) {
+    for (const auto& c : specs) {
+      script << (std::string(kind) == "svg" ? "set terminal svg size 600,340 dynamic noenhanced background '#ffffff'\n"
+                                            : "set terminal pngcairo size 600,340 noenhanced\n")
+             << "set output " << gnuplot_quote((dir / (stem + "-" + c.metric + "." + kind)).string()) << "\n"
+             << "set title " << gnuplot_quote(outcome.title + ": " + c.words) << "\n"
+             << "set xlabel " << gnuplot_quote(x_words) << "\n"
+             << "set ylabel " << gnuplot_quote(c.words + (c.log ? ", log scale" : "")) << "\n"
+             << "set grid\nset key below\nset xrange [0:*]\n"
+             << (c.log ? "set logscale y\nset yrange [*:*]\n" : "unset logscale y\nset yrange [0:*]\n") << "plot ";
+      for (std::size_t k = 0; k < runs.size(); ++k) {
+        const auto& cell = runs[k].result->cell;
+        script << (k ? ", " : "") << gnuplot_quote(dat.string()) << " index " << k << " using " << c.using_clause
+               << " with linespoints linewidth 2 pointtype 7 pointsize 0.4 title "
+               << gnuplot_quote("rep " + std::to_string(cell.repetition + 1) + " (cell " +
+                                std::to_string(cell.index + 1) + ")");
+      }
+      script << "\nunset output\n";
+    }
+  }
+  const auto gp = dir / (stem + ".gp");
+  std::ofstream(gp) << script.str();
+  const auto log = dir / (stem + ".gnuplot.log");
+  const std::string command = "gnuplot " + gnuplot_quote(gp.string()) + " 2>" + gnuplot_quote(log.string());
+  const bool drawn = std::system(command.c_str()) == 0;
+  if (!drawn) outcome.problem = "gnuplot failed or is not installed (see " + log.string() + ")";
+  for (const auto& c : specs)
+    outcome.charts.push_back({c.metric, c.words + (c.log ? ", log scale" : ""),
+                              drawn ? dir / (stem + "-" + c.metric + ".svg") : std::filesystem::path()});
+  return outcome;
+}
+
 std::string meta_text(const nlohmann::json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
@@ -599,6 +798,8 @@ figcaption { font-weight: bold; margin-bottom: 0.3em; }
 .resolved { color: #1a7f37; }
 .unresolved { color: #8a8a8a; }
 td.detail { white-space: pre-wrap; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 0 1em; }
+.charts figure { margin: 0.5em 0 1em; }
 )";
 
 // With "capacity": the answer first, the configuration that sustained the
@@ -690,7 +891,8 @@ std::string meta_object_text(const std::string& key, const nlohmann::json& v) {
 }
 
 std::string write_report(const Experiment& e, const std::vector<CellResult>& results, const nlohmann::json& meta,
-                         const std::vector<PlotOutcome>& plots, const std::vector<Point>& summary) {
+                         const std::vector<PlotOutcome>& plots, const std::vector<Point>& summary,
+                         const std::vector<TimelineOutcome>& timelines) {
   std::ostringstream h;
   const auto esc = html_escape;
   std::size_t verified = 0;
@@ -791,6 +993,40 @@ std::string write_report(const Experiment& e, const std::vector<CellResult>& res
         h << "</ul>\n";
       }
       h << "</figure>\n";
+    }
+  }
+
+  // Timelines: the named points' runs over time, one line per run.
+  if (!timelines.empty()) {
+    h << "<h2 id=\"timelines\">Timelines</h2>\n<p>The points the experiment names in <code>timelines</code>, over "
+         "time: every run of each point is a line of its own (from its cell's timeseries.csv), so that the spread "
+         "between runs shows.</p>\n";
+    for (std::size_t i = 0; i < timelines.size(); ++i) {
+      const auto& t = timelines[i];
+      const std::string id = "timeline-" + std::to_string(i + 1);
+      h << "<section class=\"timeline\" id=\"" << id << "\">\n<h3>" << esc(t.title) << "</h3>\n";
+      if (!t.cells.empty()) {
+        std::string cells;
+        for (std::size_t c : t.cells) cells += (cells.empty() ? "" : ", ") + std::to_string(c + 1);
+        h << "<p>" << t.cells.size() << (t.cells.size() == 1 ? " run" : " runs") << " (cells " << esc(cells)
+          << ")</p>\n";
+      }
+      if (!t.charts.empty()) h << "<div class=\"charts\">\n";
+      for (const auto& c : t.charts) {
+        h << "<figure id=\"" << id << "-" << c.metric << "\">\n<figcaption>" << esc(c.caption) << "</figcaption>\n";
+        const std::string svg =
+            c.svg.empty() ? "" : inline_svg(c.svg, "t" + std::to_string(i + 1) + "-" + c.metric + "-");
+        if (!svg.empty())
+          h << svg << "\n";
+        else
+          h << "<p class=\"problem\">Not drawn: "
+            << esc(t.problem.empty() ? "gnuplot wrote no SVG (" + c.svg.string() + ")" : t.problem) << "</p>\n";
+        h << "</figure>\n";
+      }
+      if (!t.charts.empty()) h << "</div>\n";
+      if (t.charts.empty() && !t.problem.empty()) h << "<p class=\"problem\">Not drawn: " << esc(t.problem) << "</p>\n";
+      for (const auto& n : t.notes) h << "<p class=\"note\">Note: " << esc(n) << "</p>\n";
+      h << "</section>\n";
     }
   }
 
@@ -954,9 +1190,33 @@ OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& re
     }
   }
 
+  // Timelines: the named points' runs over time.
+  std::vector<TimelineOutcome> timelines;
+  nlohmann::json timelines_json = nlohmann::json::array();
+  for (std::size_t i = 0; i < e.timelines.size(); ++i) {
+    timelines.push_back(write_timeline(e, results, i + 1, e.timelines[i], dir));
+    const auto& t = timelines.back();
+    nlohmann::json cells_drawn = nlohmann::json::array(), charts = nlohmann::json::array();
+    for (std::size_t c : t.cells) cells_drawn.push_back(c + 1);
+    for (const auto& c : t.charts) {
+      if (c.svg.empty()) continue;
+      charts.push_back(c.svg.filename().string());
+      files.written.push_back(c.svg);
+      files.written.push_back(std::filesystem::path(c.svg).replace_extension(".png"));
+    }
+    if (!t.problem.empty() && !t.cells.empty() && files.plot_problem.empty())
+      files.plot_problem = "timelines: " + t.problem;
+    timelines_json.push_back({{"point", t.point + 1},
+                              {"name", t.name},
+                              {"runs", cells_drawn},
+                              {"charts", charts},
+                              {"problem", t.problem.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.problem)}});
+  }
+
   {
     // results.json: every figure of every cell, each point's spread, and what the plots compare.
     doc["comparisons"] = comparisons;
+    if (!e.timelines.empty()) doc["timelines"] = timelines_json;
     std::ofstream(dir / "results.json") << doc.dump(2) << "\n";
     files.written.push_back(dir / "results.json");
   }
@@ -968,7 +1228,7 @@ OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& re
 
   {
     std::ofstream out(dir / "report.html");
-    out << write_report(e, results, meta, plots, summary);
+    out << write_report(e, results, meta, plots, summary, timelines);
     files.written.push_back(dir / "report.html");
   }
   return files;

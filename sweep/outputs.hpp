@@ -1,7 +1,9 @@
 #pragma once
 // Turns a sweep's results into files: results.json (everything), results.csv
 // (one row per cell), table.md (the experiment's columns, like the seed's
-// table), gnuplot plots (SVG and PNG) and report.html (all of it on one page).
+// table), gnuplot plots (SVG and PNG), the timelines of the points the
+// experiment names (timeline-N-*.svg, .png) and report.html (all of it on one
+// page).
 
 #include <filesystem>
 #include <initializer_list>
@@ -55,7 +57,7 @@ std::string markdown_table(const Experiment& e, const std::vector<CellResult>& r
 
 struct OutputFiles {
   std::vector<std::filesystem::path> written;
-  std::string plot_problem;  // why plots are missing, when they are
+  std::string plot_problem;  // why plots (or timelines) are missing, when they are
 };
 
 /// Writes every output into `dir`. `meta` (machine, start and end time,

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -435,6 +436,72 @@ TEST(ExperimentKeysTogether, WordsJoinWithASlash) {
   const auto cells = e.cells(false);
   ASSERT_EQ(cells.size(), 2u);
   EXPECT_EQ(cells[1].values, (std::vector<std::pair<std::string, json>>{{"setup", "postgres/batched"}}));
+}
+
+// ---- timelines ----------------------------------------------------------------
+
+TEST(ExperimentTimelines, NamesPointsAsTheTablesShowThem) {
+  ExperimentDir d;
+  // One axis of keys set together: a point's name is its joined value.
+  const Experiment e =
+      d.parse({{"matrix", json::array({together({{1, 8}, {2, 4}, {4, 2}})})}, {"timelines", {"4x2", "1x8", "4x2"}}});
+  EXPECT_EQ(e.timelines, (std::vector<std::size_t>{2, 0})) << "in the order named, each once";
+  EXPECT_EQ(point_name(e.cells(false)[3].values), "2x4");
+  // Without the key, no timelines.
+  EXPECT_TRUE(d.parse({{"matrix", json::array({together({{1, 8}})})}}).timelines.empty());
+}
+
+TEST(ExperimentTimelines, SeveralAxesJoinWithACommaOrMatchAnObject) {
+  ExperimentDir d;
+  const json matrix = json::array({axis("database.synchronous", {"normal", "full"}), axis("pool.size", {1, 2, 4})});
+  // Points in matrix order: normal/1 normal/2 normal/4 full/1 full/2 full/4.
+  EXPECT_EQ(d.parse({{"matrix", matrix}, {"timelines", {"full, 2"}}}).timelines, (std::vector<std::size_t>{4}));
+  // An object selects every point whose values match, by axis key or label.
+  EXPECT_EQ(d.parse({{"matrix", matrix}, {"timelines", json::array({{{"pool.size", 4}}})}}).timelines,
+            (std::vector<std::size_t>{2, 5}));
+  json labelled = matrix;
+  labelled[0]["label"] = "sync";
+  EXPECT_EQ(
+      d.parse({{"matrix", labelled}, {"timelines", json::array({{{"sync", "normal"}, {"pool.size", 1}}})}}).timelines,
+      (std::vector<std::size_t>{0}));
+}
+
+TEST(ExperimentTimelines, AnUnknownPointIsRejectedBeforeAnyCellRuns) {
+  ExperimentDir d;
+  const json matrix = json::array({together({{1, 8}, {2, 4}})});
+  auto msg = d.error({{"matrix", matrix}, {"timelines", {"1x8", "2x5"}}});
+  EXPECT_CONTAINS(msg, "exp.json: timelines[1]: unknown point '2x5'");
+  EXPECT_CONTAINS(msg, "did you mean '2x4'?");
+  // Nothing near: the points are listed.
+  msg = d.error({{"matrix", matrix}, {"timelines", {"sqlite/normal"}}});
+  EXPECT_CONTAINS(msg, "timelines[0]: unknown point 'sqlite/normal'; the points are '1x8', '2x4'");
+  // Objects: the axis and its value must exist, and some point must have them all.
+  const json two = json::array({axis("database.synchronous", {"normal", "full"}), axis("pool.size", {1, 2})});
+  msg = d.error({{"matrix", two}, {"timelines", json::array({{{"pool.sizes", 1}}})}});
+  EXPECT_CONTAINS(msg, "timelines[0]: 'pool.sizes' is not a matrix key or label (did you mean 'pool.size'?)");
+  msg = d.error({{"matrix", two}, {"timelines", json::array({{{"database.synchronous", "ful"}}})}});
+  EXPECT_CONTAINS(msg, "timelines[0].database.synchronous: no point has database.synchronous \"ful\"");
+  EXPECT_CONTAINS(msg, "did you mean 'full'?");
+  EXPECT_CONTAINS(d.error({{"matrix", two}, {"timelines", json::array({{{"pool.size", 3}}})}}),
+                  "timelines[0].pool.size: no point has pool.size 3; the values are '1', '2'");
+  // Wrong shapes.
+  EXPECT_CONTAINS(d.error({{"matrix", two}, {"timelines", "full, 1"}}), "timelines: expected an array of points");
+  EXPECT_CONTAINS(d.error({{"matrix", two}, {"timelines", {7}}}), "timelines[0]: expected a point's name");
+  EXPECT_CONTAINS(d.error({{"matrix", two}, {"timelines", json::array({json::object()})}}),
+                  "timelines[0]: expected a point's name");
+  // And the key itself is known: a typo of it is caught like any other.
+  EXPECT_CONTAINS(d.error({{"matrix", two}, {"timeline", {"full, 1"}}}), "did you mean 'timelines'?");
+}
+
+TEST(ExperimentTimelines, TheShippedCapacityExperimentNamesTwoPoints) {
+  const Experiment e =
+      Experiment::load_file(std::filesystem::path(BUSYLAB_SOURCE_DIR) / "experiments" / "capacity.json");
+  ASSERT_EQ(e.timelines.size(), 2u);
+  std::vector<std::string> names;
+  for (const auto& c : e.cells(false))
+    if (c.repetition == 0 && std::find(e.timelines.begin(), e.timelines.end(), c.point) != e.timelines.end())
+      names.push_back(point_name(c.values));
+  EXPECT_EQ(names, (std::vector<std::string>{"sqlite/normal/pool/32/1", "sqlite/normal/batched/4/1"}));
 }
 
 TEST(ExperimentPostgres, ScriptIsResolvedAndPostgresCellsNeedAUrlWithoutIt) {

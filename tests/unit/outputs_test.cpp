@@ -270,5 +270,179 @@ TEST(Report, EscapesEveryTextAndShowsFailedCellsInRed) {
   EXPECT_NOT_CONTAINS(html, "https://");
 }
 
+// ---- timelines in report.html ------------------------------------------------
+
+// The text between `from` and the next `to` after it ("" when absent).
+std::string between(const std::string& text, const std::string& from, const std::string& to) {
+  const auto start = text.find(from);
+  if (start == std::string::npos) return "";
+  const auto end = text.find(to, start);
+  return text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+std::size_t count(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
+  return n;
+}
+
+const char* const kSeriesHeader =
+    "t_s,requests_per_s,ok_per_s,failures,p50_ms,p99_ms,max_ms,dropped,pool_waiting,pool_in_use,writer_queued,"
+    "busy_waits,busy_wait_ms,wal_bytes,wal_frames,wal_backfilled,checkpoints\n";
+
+// Two points of a one-axis matrix: "sqlite/pool" ran 3 times with a WAL,
+// "postgres/pool" twice without one; each cell with its timeseries.csv
+// where the runner puts it (cells/NNN/).
+struct TimelineSweep {
+  Experiment e = experiment("POST", "/rows");
+  std::vector<CellResult> results;
+
+  explicit TimelineSweep(const std::filesystem::path& dir) {
+    e.name = "tl";
+    e.repetitions = 3;
+    e.matrix.push_back({"setup",
+                        "setup",
+                        {json::array({"sqlite", "pool"}), json::array({"postgres", "pool"})},
+                        {"database.engine", "pool.strategy"}});
+    e.columns = {"setup", "ok_per_s", "verified"};
+    for (std::size_t i = 0; i < 5; ++i) {
+      CellResult r;
+      r.cell.index = i;
+      r.cell.point = i < 3 ? 0 : 1;
+      r.cell.repetition = static_cast<int>(i < 3 ? i : i - 3);
+      r.cell.values = {{"setup", i < 3 ? "sqlite/pool" : "postgres/pool"}};
+      r.load = {{"requests_per_s", 100.0}, {"duration_s", 2.0}};
+      r.verdict = {true, "rows = acknowledged"};
+      results.push_back(r);
+      char name[8];
+      std::snprintf(name, sizeof name, "%03zu", i + 1);
+      std::filesystem::create_directories(dir / "cells" / name);
+      std::ofstream csv(dir / "cells" / name / "timeseries.csv");
+      csv << kSeriesHeader;
+      for (int t = 1; t <= 4; ++t) {
+        const std::string wal = i < 3 ? std::to_string(1048576 * t) + ",10,5,0" : ",,,";
+        // An interval without answers has no latency figures.
+        const std::string p99 = t == 3 ? "" : std::to_string(5 + t + static_cast<int>(i));
+        csv << t * 0.5 << ",100.0," << 90 + i << ".0,0,1.0," << p99 << ",9.0,0,0,1,0,0,0," << wal << "\n";
+      }
+    }
+  }
+};
+
+TEST(Timelines, ReportDrawsEveryRunOfEachNamedPointAsItsOwnLine) {
+  testing::TempDir dir;
+  TimelineSweep sweep(dir.path());
+  sweep.e.timelines = {0, 1};
+  const auto files = write_outputs(sweep.e, sweep.results, dir.path(), json::object());
+  const std::string html = read_file(dir.path() / "report.html");
+
+  EXPECT_CONTAINS(html, "<h2 id=\"timelines\">Timelines</h2>");
+  const std::string first = between(html, "<section class=\"timeline\" id=\"timeline-1\">", "</section>");
+  const std::string second = between(html, "<section class=\"timeline\" id=\"timeline-2\">", "</section>");
+  ASSERT_FALSE(first.empty());
+  ASSERT_FALSE(second.empty());
+  EXPECT_CONTAINS(first, "<h3>setup sqlite/pool</h3>");
+  EXPECT_CONTAINS(first, "3 runs (cells 1, 2, 3)");
+  EXPECT_CONTAINS(second, "<h3>setup postgres/pool</h3>");
+  EXPECT_CONTAINS(second, "2 runs (cells 4, 5)");
+
+  // Three charts for the point with a WAL, each with one line per run, named by its repetition and cell.
+  for (const std::string metric : {"ok_per_s", "p99_ms", "wal_bytes"}) {
+    SCOPED_TRACE(metric);
+    const std::string chart = between(first, "<figure id=\"timeline-1-" + metric + "\">", "</figure>");
+    ASSERT_FALSE(chart.empty());
+    EXPECT_CONTAINS(chart, "<svg");
+    EXPECT_NOT_CONTAINS(chart, "Not drawn");
+    EXPECT_EQ(count(chart, "id=\"t1-" + metric + "-gnuplot_plot_"), 3u) << "one line per run";
+    for (const char* run : {"rep 1 (cell 1)", "rep 2 (cell 2)", "rep 3 (cell 3)"}) EXPECT_CONTAINS(chart, run);
+  }
+  EXPECT_CONTAINS(between(first, "<figure id=\"timeline-1-ok_per_s\">", "</figure>"),
+                  "<figcaption>writes/s</figcaption>");
+  EXPECT_CONTAINS(between(first, "<figure id=\"timeline-1-wal_bytes\">", "</figure>"),
+                  "<figcaption>WAL size (MiB)</figcaption>");
+
+  // No WAL figures at all (PostgreSQL): no WAL chart, and a note says why.
+  EXPECT_EQ(count(second, "<figure "), 2u);
+  EXPECT_NOT_CONTAINS(second, "timeline-2-wal_bytes");
+  EXPECT_EQ(count(between(second, "<figure id=\"timeline-2-p99_ms\">", "</figure>"), "id=\"t2-p99_ms-gnuplot_plot_"),
+            2u);
+  EXPECT_CONTAINS(second, "no WAL chart");
+
+  // The charts' ids stay unique on the page: every inlined SVG's are prefixed.
+  EXPECT_NOT_CONTAINS(html, "id=\"gnuplot_plot_");
+
+  // The files beside the other plots, in the list of what was written, and in results.json.
+  for (const char* name : {"timeline-1-ok_per_s.svg", "timeline-1-p99_ms.png", "timeline-1-wal_bytes.svg",
+                           "timeline-2-ok_per_s.png", "timeline-2-p99_ms.svg"}) {
+    SCOPED_TRACE(name);
+    EXPECT_TRUE(std::filesystem::exists(dir.path() / name));
+    EXPECT_NE(std::find(files.written.begin(), files.written.end(), dir.path() / name), files.written.end());
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "timeline-2-wal_bytes.svg"));
+  EXPECT_TRUE(files.plot_problem.empty()) << files.plot_problem;
+  const json doc = json::parse(read_file(dir.path() / "results.json"));
+  ASSERT_EQ(doc["timelines"].size(), 2u);
+  EXPECT_EQ(doc["timelines"][0]["name"], "sqlite/pool");
+  EXPECT_EQ(doc["timelines"][0]["runs"], json::array({1, 2, 3}));
+  EXPECT_EQ(doc["timelines"][1]["charts"], json::array({"timeline-2-ok_per_s.svg", "timeline-2-p99_ms.svg"}));
+
+  // The data: one block per run, every interval, a missing latency as NaN (a gap, not a 0).
+  const std::string script = read_file(dir.path() / "timeline-1.gp");
+  EXPECT_EQ(count(script, "title \"rep "), 2u * 3u * 3u) << "SVG and PNG, three charts, three runs";
+  const auto lines = data_lines(read_file(dir.path() / "timeline-1.dat"));
+  ASSERT_EQ(lines.size(), 12u);
+  EXPECT_EQ(lines[0], "0.5 90 6 1048576");
+  EXPECT_EQ(lines[2], "1.5 90 NaN 3145728");
+  EXPECT_EQ(lines[11], "2 92 11 4194304");
+}
+
+TEST(Timelines, OnlyTheNamedPointsAndNoSectionWithoutThem) {
+  testing::TempDir dir;
+  TimelineSweep sweep(dir.path());
+  sweep.e.timelines = {1};
+  write_outputs(sweep.e, sweep.results, dir.path(), json::object());
+  std::string html = read_file(dir.path() / "report.html");
+  EXPECT_CONTAINS(html, "<section class=\"timeline\" id=\"timeline-1\">\n<h3>setup postgres/pool</h3>");
+  EXPECT_NOT_CONTAINS(html, "id=\"timeline-2\"");
+
+  testing::TempDir other;
+  TimelineSweep none(other.path());
+  write_outputs(none.e, none.results, other.path(), json::object());
+  html = read_file(other.path() / "report.html");
+  EXPECT_NOT_CONTAINS(html, "Timelines");
+  EXPECT_FALSE(std::filesystem::exists(other.path() / "timeline-1.gp"));
+  EXPECT_FALSE(json::parse(read_file(other.path() / "results.json")).contains("timelines"));
+}
+
+TEST(Timelines, CapacityStepsAreLaidEndToEndAndAMissingSeriesIsNoted) {
+  testing::TempDir dir;
+  TimelineSweep sweep(dir.path());
+  sweep.e.timelines = {0};
+  // Cell 1 searched capacity: each step's rows start again from t_s 0, after its rate.
+  {
+    std::ofstream csv(dir.path() / "cells" / "001" / "timeseries.csv");
+    csv << "rate," << kSeriesHeader;
+    csv << "1000,0.5,1000,1000,0,1,2,3,0,0,0,0,0,0,4096,1,0,0\n";
+    csv << "1000,1.0,1000,1000,0,1,2,3,0,0,0,0,0,0,8192,2,0,0\n";
+    csv << "2000,0.5,2000,2000,0,1,4,5,0,0,0,0,0,0,8192,2,0,0\n";
+    csv << "2000,1.0,2000,2000,0,1,4,5,0,0,0,0,0,0,4096,1,1,1\n";
+  }
+  // Cell 2 never got to run its load.
+  std::filesystem::remove(dir.path() / "cells" / "002" / "timeseries.csv");
+  write_outputs(sweep.e, sweep.results, dir.path(), json::object());
+
+  const auto lines = data_lines(read_file(dir.path() / "timeline-1.dat"));
+  ASSERT_EQ(lines.size(), 8u);  // cells 1 and 3
+  EXPECT_EQ(lines[0], "0.5 1000 2 4096");
+  EXPECT_EQ(lines[1], "1 1000 2 8192");
+  EXPECT_EQ(lines[2], "1.5 2000 4 8192");
+  EXPECT_EQ(lines[3], "2 2000 4 4096");
+  const std::string html = read_file(dir.path() / "report.html");
+  EXPECT_CONTAINS(html, "2 runs (cells 1, 3)");
+  EXPECT_CONTAINS(html, "Note: rep 2 (cell 2) has no time series");
+  EXPECT_EQ(count(between(html, "<figure id=\"timeline-1-ok_per_s\">", "</figure>"), "id=\"t1-ok_per_s-gnuplot_plot_"),
+            2u);
+}
+
 }  // namespace
 }  // namespace busylab::sweep
