@@ -58,4 +58,10 @@ WalState read_wal_state(const std::filesystem::path& db) {
   return s;
 }
 
+std::uint64_t wal_restarts_between(std::uint32_t before, std::uint32_t after) {
+  const std::uint32_t step = after - before;  // modulo 2^32, as SQLite's own increment wraps
+  if (step == 0) return 0;
+  return step < 1'000'000u ? step : 1;
+}
+
 }  // namespace busylab

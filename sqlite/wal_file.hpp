@@ -26,4 +26,11 @@ struct WalState {
 };
 WalState read_wal_state(const std::filesystem::path& db);
 
+/// WAL restarts between two readings of salt-1. SQLite adds one per
+/// restart, but a connection that writes the first frame of a WAL it has
+/// never restarted itself (after a TRUNCATE checkpoint emptied the file, or
+/// a new connection) draws a random salt: a jump of a million or more
+/// counts as one restart, the fewest that explain it.
+std::uint64_t wal_restarts_between(std::uint32_t before, std::uint32_t after);
+
 }  // namespace busylab

@@ -232,6 +232,11 @@ const std::vector<std::string>& known_metrics() {
                                                    "committed_after_retry",
                                                    "retry_gave_up",
                                                    "deadlocks",
+                                                   "wal_max_mb",
+                                                   "wal_restarts",
+                                                   "checkpoints",
+                                                   "checkpoints_incomplete",
+                                                   "checkpoint_ms",
                                                    "slo",
                                                    "capacity_per_s",
                                                    "verified"};
@@ -335,6 +340,8 @@ Experiment Experiment::from_json(const nlohmann::json& doc, const std::filesyste
       r.interval = std::chrono::duration_cast<std::chrono::milliseconds>(
           read_duration(reader, "interval", std::chrono::milliseconds(100)));
       reader.read("busy_timeout_ms", r.busy_timeout_ms, 0, 3'600'000);
+      r.hold = std::chrono::duration_cast<std::chrono::milliseconds>(
+          read_duration(reader, "hold", std::chrono::milliseconds(0), /*allow_zero=*/true));
       reader.finish();
       e.reader = r;
     }

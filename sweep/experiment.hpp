@@ -39,6 +39,9 @@ struct LoadSpec {
 struct ReaderSpec {
   std::chrono::milliseconds interval{100};
   std::int64_t busy_timeout_ms = 1000;
+  /// `busylab watch --hold-read`: each read keeps its transaction open this
+  /// long (0 = not held), the long reader that starves checkpoints.
+  std::chrono::milliseconds hold{0};
 };
 
 struct MatrixAxis {

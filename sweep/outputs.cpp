@@ -138,6 +138,16 @@ nlohmann::json metric(const Experiment& e, const CellResult& r, const std::strin
   if (name == "deadlocks")
     return has(s, {"database", "deadlock_failures"}) ? nlohmann::json(json_number(s, {"database", "deadlock_failures"}))
                                                      : nullptr;
+  if (name == "wal_max_mb")
+    return r.wal_max_bytes ? nlohmann::json(static_cast<double>(*r.wal_max_bytes) / 1048576.0) : nullptr;
+  if (name == "wal_restarts") return r.wal_restarts ? nlohmann::json(*r.wal_restarts) : nullptr;
+  // database.checkpoint's background checkpointer (0 under "auto").
+  static const std::map<std::string, const char*> kCheckpointer = {
+      {"checkpoints", "checkpoints"}, {"checkpoints_incomplete", "incomplete"}, {"checkpoint_ms", "total_ms"}};
+  if (const auto it = kCheckpointer.find(name); it != kCheckpointer.end())
+    return has(s, {"database", "checkpointer"})
+               ? nlohmann::json(json_number(s, {"database", "checkpointer", it->second}))
+               : nullptr;
   if (name == "busy_waits")
     return has(s, {"database"}) ? nlohmann::json(json_number(s, {"database", "busy_sleeps"})) : nullptr;
   if (name == "busy_wait_ms")
@@ -330,6 +340,11 @@ std::string metric_label(const Experiment& e, const std::string& name) {
       {"committed_after_retry", "writes committed after a retry"},
       {"retry_gave_up", "requests that ran out of retries"},
       {"busy_waited", "requests that waited for the lock"},
+      {"wal_max_mb", "largest WAL during the run (MiB)"},
+      {"wal_restarts", "times the WAL restarted (checkpoints that copied every frame)"},
+      {"checkpoints", "background checkpoints run"},
+      {"checkpoints_incomplete", "background checkpoints a reader or writer cut short"},
+      {"checkpoint_ms", "time in background checkpoints (ms)"},
       {"busy_wait_p50_ms", "median lock wait of the requests that waited (ms)"},
       {"busy_wait_max_ms", "longest lock wait of one request (ms)"},
   };

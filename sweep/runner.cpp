@@ -259,10 +259,18 @@ void run_cell(const Experiment& e, const SweepOptions& options, const std::strin
 
   std::optional<ChildProcess> reader;
   if (e.reader && cell.reader && !postgres) {  // busylab watch reads SQLite files
-    reader.emplace(
-        std::vector<std::string>{bin, "watch", db, "--interval", std::to_string(e.reader->interval.count()) + "ms",
-                                 "--timeout", std::to_string(e.reader->busy_timeout_ms)},
-        dir.string());
+    std::vector<std::string> args{bin,
+                                  "watch",
+                                  db,
+                                  "--interval",
+                                  std::to_string(e.reader->interval.count()) + "ms",
+                                  "--timeout",
+                                  std::to_string(e.reader->busy_timeout_ms)};
+    if (e.reader->hold.count() > 0) {
+      args.emplace_back("--hold-read");
+      args.push_back(std::to_string(e.reader->hold.count()) + "ms");
+    }
+    reader.emplace(std::move(args), dir.string());
   }
 
   std::uint64_t ok_seen = 0, unknown = 0;
@@ -286,6 +294,11 @@ void run_cell(const Experiment& e, const SweepOptions& options, const std::strin
       auto report = loadgen::run_load(options);
       sampler.stop();
       csv += timeseries_csv(report.series, sampler.samples());
+      for (const auto& s : sampler.samples())
+        if (s.wal.frames || s.wal.restarts)
+          result.wal_max_bytes = std::max(result.wal_max_bytes.value_or(0), s.wal.wal_bytes);
+      if (const auto restarts = wal_restarts_so_far(sampler.samples()); !restarts.empty() && restarts.back())
+        result.wal_restarts = result.wal_restarts.value_or(0) + *restarts.back();
       ok_seen += ok_count(report);
       unknown += unknown_outcomes(report);
       result.facts.ledger.merge(report.ledger);

@@ -88,6 +88,11 @@ struct CellResult {
   // The day's raw SQLite commit rate in this cell's mode (calibration), for
   // ok_vs_raw; none for PostgreSQL and modes the calibration does not measure.
   std::optional<double> raw_commits_per_s;
+  // SQLite WAL, from the sampler's reads of its files during the measured
+  // run (every step of a capacity search): the largest size seen, and the
+  // times the WAL restarted from its beginning (checkpoints that completed).
+  std::optional<std::uint64_t> wal_max_bytes;
+  std::optional<std::uint64_t> wal_restarts;
 };
 
 struct SweepOptions {

@@ -56,6 +56,8 @@ void ServerSampler::run() {
         s.writer_in_batch = json_number(doc, {"strategy", "writer", "in_batch"});
         s.busy_sleeps = json_number(doc, {"database", "busy_sleeps"});
         s.busy_sleep_ms = json_number(doc, {"database", "busy_sleep_ms"});
+        s.checkpoint_frames = json_number(doc, {"database", "checkpointer", "frames"});
+        s.checkpoint_ms = json_number(doc, {"database", "checkpointer", "total_ms"});
       }
     }
     if (!db_.empty()) s.wal = read_wal_state(db_);
@@ -63,20 +65,28 @@ void ServerSampler::run() {
   }
 }
 
+std::vector<std::optional<std::uint64_t>> wal_restarts_so_far(const std::vector<ServerSample>& samples) {
+  std::vector<std::optional<std::uint64_t>> out;
+  std::optional<std::uint32_t> last;
+  std::uint64_t total = 0;
+  for (const auto& s : samples) {
+    if (s.wal.restarts) {
+      if (last) total += wal_restarts_between(*last, *s.wal.restarts);
+      last = s.wal.restarts;
+    }
+    out.push_back(last ? std::optional<std::uint64_t>(total) : std::nullopt);
+  }
+  return out;
+}
+
 std::string timeseries_csv(const std::vector<loadgen::IntervalSample>& client,
                            const std::vector<ServerSample>& server) {
   std::string out =
       "t_s,requests_per_s,ok_per_s,failures,p50_ms,p99_ms,max_ms,dropped,pool_waiting,pool_in_use,writer_queued,"
-      "busy_waits,busy_wait_ms,wal_bytes,wal_frames,wal_backfilled,checkpoints\n";
+      "busy_waits,busy_wait_ms,wal_bytes,wal_frames,wal_backfilled,checkpoints,checkpoint_frames,checkpoint_ms\n";
   // The checkpoint count starts from the first sample's salt-1;
   // the busy figures are differences between consecutive samples.
-  std::optional<std::uint32_t> first_restarts;
-  for (const auto& s : server) {
-    if (s.wal.restarts) {
-      first_restarts = s.wal.restarts;
-      break;
-    }
-  }
+  const auto restarts = wal_restarts_so_far(server);
   std::size_t next = 0;
   for (const auto& c : client) {
     // The first server sample taken at or after the interval's end (within
@@ -84,9 +94,11 @@ std::string timeseries_csv(const std::vector<loadgen::IntervalSample>& client,
     // the sample before it is the interval's baseline for the busy waits.
     const ServerSample* s = nullptr;
     const ServerSample* previous = nullptr;
+    std::optional<std::uint64_t> restarts_then;
     while (next < server.size() && server[next].t_s < c.t_s - 0.25 * c.length_s) ++next;
     if (next < server.size()) {
       s = &server[next];
+      restarts_then = restarts[next];
       if (next > 0 && server[next - 1].stats_read) previous = &server[next - 1];
       ++next;
     }
@@ -100,12 +112,20 @@ std::string timeseries_csv(const std::vector<loadgen::IntervalSample>& client,
     } else {
       out += ",,,,,";
     }
-    if (s && s->wal.restarts && first_restarts) {
+    // A WAL in use has its wal-index (DB-shm); its DB-wal may be empty for a
+    // moment after a TRUNCATE checkpoint (size 0, no header).
+    if (s && (s->wal.frames || s->wal.restarts)) {
       out += std::to_string(s->wal.wal_bytes) + "," + (s->wal.frames ? std::to_string(*s->wal.frames) : "") + "," +
              (s->wal.backfilled ? std::to_string(*s->wal.backfilled) : "") + "," +
-             std::to_string(static_cast<std::uint32_t>(*s->wal.restarts - *first_restarts));
+             (restarts_then ? std::to_string(*restarts_then) : "");
     } else {
       out += ",,,";
+    }
+    if (s && s->stats_read && previous) {
+      out += "," + field(s->checkpoint_frames - previous->checkpoint_frames, 0) + "," +
+             field(s->checkpoint_ms - previous->checkpoint_ms, 1);
+    } else {
+      out += ",,";
     }
     out += "\n";
   }

@@ -25,7 +25,8 @@ struct ServerSample {
   bool stats_read = false;
   double pool_waiting = 0, pool_in_use = 0;  // the pool (readers for the writer strategies)
   double writer_queued = 0, writer_in_batch = 0;
-  double busy_sleeps = 0, busy_sleep_ms = 0;  // totals so far
+  double busy_sleeps = 0, busy_sleep_ms = 0;        // totals so far
+  double checkpoint_frames = 0, checkpoint_ms = 0;  // the background checkpointer's totals so far
   WalState wal;
 };
 
@@ -54,13 +55,19 @@ class ServerSampler {
   std::vector<ServerSample> samples_;
 };
 
+/// For each sample, the WAL restarts counted since the first sample that
+/// read a WAL header (wal_restarts_between over consecutive readings), or
+/// none before it.
+std::vector<std::optional<std::uint64_t>> wal_restarts_so_far(const std::vector<ServerSample>& samples);
+
 /// The CSV: one row per client interval, with the server sample taken at
 /// (or just after) its end. Columns: t_s, requests_per_s, ok_per_s,
 /// failures, p50_ms, p99_ms, max_ms, dropped, pool_waiting, pool_in_use,
 /// writer_queued, busy_waits, busy_wait_ms (both in that interval), wal_bytes,
 /// wal_frames, wal_backfilled, checkpoints (completed since the measured
-/// start). Empty fields where a figure does not exist (no answers in an
-/// interval; no WAL).
+/// start), checkpoint_frames, checkpoint_ms (the background checkpointer's
+/// frames copied and time spent in that interval; 0 under "auto"). Empty fields where a figure does not exist (no
+/// answers in an interval; no WAL).
 std::string timeseries_csv(const std::vector<loadgen::IntervalSample>& client, const std::vector<ServerSample>& server);
 
 }  // namespace busylab::sweep

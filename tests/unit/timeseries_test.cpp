@@ -50,6 +50,27 @@ TEST(WalState, CountsFramesBackfillAndCompletedCheckpoints) {
   sqlite3_close(db);
 }
 
+TEST(WalState, RestartsCountTheIncrementsAndARandomSaltAsOne) {
+  EXPECT_EQ(wal_restarts_between(5, 5), 0u);
+  EXPECT_EQ(wal_restarts_between(5, 7), 2u);
+  EXPECT_EQ(wal_restarts_between(0xFFFFFFFFu, 1), 2u) << "salt-1 wraps";
+  EXPECT_EQ(wal_restarts_between(5, 3'000'000'000u), 1u) << "a salt drawn anew after the file was emptied";
+  // Samples: no WAL yet, 10, 11, an emptied WAL (no header), a new random salt.
+  std::vector<ServerSample> samples(5);
+  samples[1].wal.restarts = 10;
+  samples[2].wal.restarts = 11;
+  samples[2].wal.frames = 3;
+  samples[3].wal.frames = 0;
+  samples[4].wal.restarts = 2'000'000'000u;
+  const auto so_far = wal_restarts_so_far(samples);
+  ASSERT_EQ(so_far.size(), 5u);
+  EXPECT_FALSE(so_far[0].has_value());
+  EXPECT_EQ(so_far[1], 0u);
+  EXPECT_EQ(so_far[2], 1u);
+  EXPECT_EQ(so_far[3], 1u);
+  EXPECT_EQ(so_far[4], 2u);
+}
+
 TEST(TimeseriesCsv, OneRowPerIntervalWithTheServerSampleTakenAtItsEnd) {
   std::vector<loadgen::IntervalSample> client(3);
   for (int i = 0; i < 3; ++i) {
@@ -71,6 +92,8 @@ TEST(TimeseriesCsv, OneRowPerIntervalWithTheServerSampleTakenAtItsEnd) {
     server[k].wal.frames = 10 * k;
     server[k].wal.backfilled = 5 * k;
     server[k].wal.restarts = 41 + k;
+    server[k].checkpoint_frames = 100 * k;
+    server[k].checkpoint_ms = 1.5 * k;
   }
   const std::string csv = timeseries_csv(client, server);
   std::istringstream in(csv);
@@ -80,14 +103,16 @@ TEST(TimeseriesCsv, OneRowPerIntervalWithTheServerSampleTakenAtItsEnd) {
   std::getline(in, row2);
   std::getline(in, row3);
   EXPECT_FALSE(std::getline(in, extra)) << csv;
-  for (const char* column : {"t_s", "ok_per_s", "p99_ms", "failures", "wal_bytes", "checkpoints", "pool_waiting"})
+  for (const char* column : {"t_s", "ok_per_s", "p99_ms", "failures", "wal_bytes", "checkpoints", "pool_waiting",
+                             "checkpoint_frames", "checkpoint_ms"})
     EXPECT_CONTAINS(header, column);
   // t_s, per_s, ok_per_s, failures, p50, p99, max, dropped, waiting, in_use,
   // queued, busy_waits (since the sample before), busy_wait_ms, wal_bytes,
-  // frames, backfilled, checkpoints (since the first sample).
-  EXPECT_EQ(row1, "1.000,100.0,90.0,10,,5.000,,0,7,0,0,10,0,1000,10,5,1");
-  EXPECT_EQ(row2, "2.000,200.0,180.0,20,,,,0,,,,,,2000,20,10,2") << "no /stats at 2 s; no answers in interval 2";
-  EXPECT_EQ(row3, "3.000,300.0,270.0,30,,7.000,,0,21,0,0,,,3000,30,15,3")
+  // frames, backfilled, checkpoints (since the first sample), the
+  // checkpointer's frames and ms (since the sample before).
+  EXPECT_EQ(row1, "1.000,100.0,90.0,10,,5.000,,0,7,0,0,10,0,1000,10,5,1,100,1.5");
+  EXPECT_EQ(row2, "2.000,200.0,180.0,20,,,,0,,,,,,2000,20,10,2,,") << "no /stats at 2 s; no answers in interval 2";
+  EXPECT_EQ(row3, "3.000,300.0,270.0,30,,7.000,,0,21,0,0,,,3000,30,15,3,,")
       << "the busy waits need the sample before it, which had no /stats";
 }
 
