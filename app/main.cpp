@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "cluster/supervisor.hpp"
 #include "common/config_reader.hpp"
 #include "engine/database_error.hpp"
 #include "loadgen/load_runner.hpp"
@@ -35,7 +36,6 @@
 #include "loadgen/workload.hpp"
 #include "server/http_server.hpp"
 #include "server/server_options.hpp"
-#include "server/supervisor.hpp"
 #include "sqlite/sqlite_error.hpp"
 #include "sweep/experiment.hpp"
 #include "sweep/machine.hpp"
@@ -95,7 +95,7 @@ bool announce(const busylab::Config& config, const std::string& address, unsigne
   return true;
 }
 
-// server.processes > 1: a supervisor and its workers (server/supervisor.hpp).
+// server.processes > 1: a supervisor and its workers (cluster/supervisor.hpp).
 int serve_processes(const busylab::Config& config, const std::optional<std::string>& port_file) {
   busylab::SupervisorResult result;
   try {

@@ -1,4 +1,4 @@
-#include "server/cluster.hpp"
+#include "cluster/cluster.hpp"
 
 #include <linux/futex.h>
 #include <pthread.h>

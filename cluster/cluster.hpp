@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/worker_link.hpp"
 #include "strategy/strategy.hpp"
 
 namespace busylab {
@@ -103,7 +104,7 @@ class WorkerBoard {
 /// A worker's side of the board: publishes its strategy's figures when asked
 /// (on its own thread, so that busy io threads do not delay the answer), and
 /// builds /stats and /metrics for all workers.
-class ClusterMember {
+class ClusterMember final : public WorkerLink {
  public:
   ClusterMember(WorkerBoard& board, int worker);
   ~ClusterMember();
@@ -111,24 +112,24 @@ class ClusterMember {
   ClusterMember& operator=(const ClusterMember&) = delete;
 
   int worker() const { return worker_; }
-  ServerStats& server_stats() const { return board_.server_stats(worker_); }
-  DbStats& db_stats() const { return board_.db_stats(worker_); }
+  ServerStats& server_stats() const override { return board_.server_stats(worker_); }
+  DbStats& db_stats() const override { return board_.db_stats(worker_); }
 
   /// Starts publishing `strategy`'s figures; call once it exists.
-  void attach(const Strategy& strategy, const std::atomic<bool>& draining);
+  void attach(const Strategy& strategy, const std::atomic<bool>& draining) override;
   /// Stops the publishing thread and publishes a last snapshot (`forced`:
   /// the drain ran out of time). Call after the strategy closed, before it
   /// is destroyed. Idempotent.
-  void detach(bool forced);
+  void detach(bool forced) override;
 
   /// Asks every worker for fresh figures and waits for them (at most 250 ms:
   /// a worker that does not answer in time is shown with its last snapshot
   /// and that snapshot's age).
-  boost::asio::awaitable<void> refresh();
+  boost::asio::awaitable<void> refresh() override;
   /// The /stats document over all workers.
-  nlohmann::json stats_document(const Config& config) const;
+  nlohmann::json stats_document(const Config& config) const override;
   /// The /metrics text over all workers.
-  std::string metrics_text() const;
+  std::string metrics_text() const override;
 
  private:
   void publish(std::uint32_t generation, bool final, bool forced);

@@ -1,4 +1,4 @@
-#include "server/supervisor.hpp"
+#include "cluster/supervisor.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,9 +20,9 @@
 #include <system_error>
 #include <vector>
 
+#include "cluster/cluster.hpp"
 #include "engine/database_error.hpp"
 #include "engine/db_stats.hpp"
-#include "server/cluster.hpp"
 #include "server/stats.hpp"
 #include "strategy/strategy.hpp"
 

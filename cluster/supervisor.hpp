@@ -12,7 +12,7 @@
 //   shared socket.
 // - Workers are forked (not exec'd) before the supervisor has any thread;
 //   each builds its own io threads and strategy (HttpServer with WorkerSetup)
-//   and counts into shared memory (server/cluster.hpp). PR_SET_PDEATHSIG
+//   and counts into shared memory (cluster/cluster.hpp). PR_SET_PDEATHSIG
 //   sends a worker SIGTERM when the supervisor dies, even by SIGKILL.
 // - SIGINT/SIGTERM: the supervisor closes its sockets and passes SIGTERM on;
 //   every worker drains; the supervisor checkpoints the WAL and prints the

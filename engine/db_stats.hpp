@@ -2,7 +2,7 @@
 // Counters every connection and strategy adds to; read by /stats. Thread-safe
 // (relaxed atomics: each counter is exact, a snapshot is not a transaction).
 // Holds no pointers, so that worker processes can keep theirs in shared
-// memory (server/cluster.hpp).
+// memory (cluster/cluster.hpp).
 
 #include <array>
 #include <atomic>

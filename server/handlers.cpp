@@ -12,10 +12,10 @@
 
 #include "engine/db_stats.hpp"
 #include "engine/operation.hpp"
-#include "server/cluster.hpp"
 #include "server/dashboard.hpp"
 #include "server/metrics.hpp"
 #include "server/router.hpp"
+#include "server/worker_link.hpp"
 #include "strategy/strategy.hpp"
 
 // GCC 12 reports Asio's coroutine frames as freed by a mismatched operator

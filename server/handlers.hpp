@@ -16,7 +16,7 @@
 namespace busylab {
 
 class Strategy;
-class ClusterMember;
+class WorkerLink;
 struct DbStats;
 
 struct HttpRequest {
@@ -42,7 +42,7 @@ class Handlers {
   /// With `cluster` (server.processes > 1), /stats and /metrics answer for
   /// every worker process, not only this one.
   Handlers(const Config& config, Strategy& strategy, ServerStats& stats, DbStats& db_stats,
-           const std::atomic<bool>& draining, ClusterMember* cluster = nullptr)
+           const std::atomic<bool>& draining, WorkerLink* cluster = nullptr)
       : config_(config),
         strategy_(strategy),
         stats_(stats),
@@ -72,7 +72,7 @@ class Handlers {
   ServerStats& stats_;
   DbStats& db_stats_;
   const std::atomic<bool>& draining_;
-  ClusterMember* cluster_;
+  WorkerLink* cluster_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

@@ -32,9 +32,9 @@
 #include "common/thread_role.hpp"
 #include "engine/db_stats.hpp"
 #include "engine/engine.hpp"
-#include "server/cluster.hpp"
 #include "server/handlers.hpp"
 #include "server/stats.hpp"
+#include "server/worker_link.hpp"
 #include "strategy/strategy.hpp"
 
 namespace asio = boost::asio;
@@ -495,8 +495,8 @@ struct HttpServer::Impl {
   // Declared before the io_context so they outlive it: handlers still queued
   // in it when it is destroyed may hold leases and refer to the stats.
   Config config;
-  ClusterMember* cluster;  // a worker of several processes; else null
-  DbStats own_db_stats;    // counted into unless this is a worker
+  WorkerLink* cluster;   // a worker of several processes (cluster/); else null
+  DbStats own_db_stats;  // counted into unless this is a worker
   ServerStats own_stats;
   DbStats& db_stats;
   ServerStats& stats;

@@ -14,18 +14,18 @@ namespace busylab {
 
 class Strategy;
 class ServerStats;
-class ClusterMember;
+class WorkerLink;
 struct DbStats;
 
 /// What makes a worker process of a multi-process server
-/// (server.processes > 1, see server/supervisor.hpp) different: it accepts
+/// (server.processes > 1, see cluster/supervisor.hpp) different: it accepts
 /// on a listening socket the supervisor opened, counts into its slot of the
 /// shared memory and answers /stats and /metrics for every worker, leaves
 /// the schema and the final checkpoint to the supervisor, and does not cut
 /// its drain short on a second signal (the supervisor decides that).
 struct WorkerSetup {
   int listen_fd = -1;
-  ClusterMember* cluster = nullptr;
+  WorkerLink* cluster = nullptr;
 };
 
 /// Figures printed when the server stops.

@@ -3,7 +3,7 @@
 // percentiles recomputed from merged histograms, and what a stopped worker
 // still contributes.
 
-#include "server/cluster.hpp"
+#include "cluster/cluster.hpp"
 
 #include <gtest/gtest.h>
 
