@@ -107,6 +107,8 @@ DatabaseOptions DatabaseOptions::from_config(ConfigObject& o) {
   o.read("max_size_mb", d.max_size_mb, 0, 1'000'000);
   o.read("wal_autocheckpoint", d.wal_autocheckpoint, 0, 1'000'000'000);
   o.read("journal_size_limit", d.journal_size_limit, -1, std::int64_t{1} << 40);
+  o.read("deadline_ms", d.deadline_ms, 1, 3'600'000);
+  o.read("tcp_user_timeout_ms", d.tcp_user_timeout_ms, 0, 3'600'000);
   auto checkpoint = o.child("checkpoint");
   checkpoint.read_enum("mode", d.checkpoint.mode,
                        {{"auto", CheckpointMode::kAuto},
@@ -144,6 +146,8 @@ nlohmann::json DatabaseOptions::to_json() const {
           {"max_size_mb", max_size_mb},
           {"wal_autocheckpoint", wal_autocheckpoint},
           {"journal_size_limit", journal_size_limit},
+          {"deadline_ms", deadline_ms},
+          {"tcp_user_timeout_ms", tcp_user_timeout_ms},
           {"checkpoint", {{"mode", to_string(checkpoint.mode)}, {"interval_ms", checkpoint.interval_ms}}},
           {"retry",
            {{"max_tries", retry.max_tries},

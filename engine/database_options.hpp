@@ -89,6 +89,14 @@ struct DatabaseOptions {
   /// (effective_wal_autocheckpoint): the checkpointer takes over.
   CheckpointOptions checkpoint;
   RetryOptions retry;
+  /// PostgreSQL: the client-side deadline of one operation or batch, from
+  /// its first statement to its last answer. Past it the connection is
+  /// dropped and replaced, and the request answered 503 database_timeout, or
+  /// 500 commit_outcome_unknown when a COMMIT was already sent.
+  std::int64_t deadline_ms = 30000;
+  /// PostgreSQL: libpq's tcp_user_timeout (ms unacknowledged data may wait
+  /// before the kernel drops the connection); 0 = the system's.
+  std::int64_t tcp_user_timeout_ms = 10000;
   /// From the config's `data` and `bank` sections (not `database.*`).
   InitialData initial;
 

@@ -25,7 +25,10 @@ struct DbStats {
   std::atomic<std::uint64_t> full_failures{0};           // SQLITE_FULL (size guard or disk)
   std::atomic<std::uint64_t> readonly_failures{0};
   std::atomic<std::uint64_t> unavailable_failures{0};  // PostgreSQL: no connection (refused, lost; replaced)
-  std::atomic<std::uint64_t> fatal_failures{0};        // IOERR, CORRUPT, ... (connection replaced)
+  std::atomic<std::uint64_t> timeout_failures{0};      // PostgreSQL: no answer within deadline_ms, nothing committed
+  std::atomic<std::uint64_t> unknown_outcomes{0};   // PostgreSQL: a commit whose answer never came (may have committed)
+  std::atomic<std::uint64_t> outcomes_resolved{0};  // ... whose fate txid_status told after all (committed or aborted)
+  std::atomic<std::uint64_t> fatal_failures{0};     // IOERR, CORRUPT, ... (connection replaced)
   std::atomic<std::uint64_t> other_failures{0};
   std::atomic<std::uint64_t> connections_opened{0};
   std::atomic<std::uint64_t> connections_replaced{0};

@@ -24,6 +24,10 @@ std::string_view to_string(Errc e) {
       return "database_readonly";
     case Errc::kUnavailable:
       return "database_unavailable";
+    case Errc::kTimeout:
+      return "database_timeout";
+    case Errc::kOutcomeUnknown:
+      return "commit_outcome_unknown";
     case Errc::kFatal:
       return "database_error";
     case Errc::kConstraint:
@@ -54,6 +58,12 @@ void count_failure(DbStats& stats, Errc errc) {
       break;
     case Errc::kUnavailable:
       stats.unavailable_failures.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Errc::kTimeout:
+      stats.timeout_failures.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Errc::kOutcomeUnknown:
+      stats.unknown_outcomes.fetch_add(1, std::memory_order_relaxed);
       break;
     case Errc::kFatal:
       stats.fatal_failures.fetch_add(1, std::memory_order_relaxed);

@@ -26,7 +26,10 @@ enum class Errc {
   kFull,          // SQLITE_FULL: disk full or database.max_size_mb reached; PostgreSQL disk_full (53100)
   kReadOnly,      // SQLITE_READONLY; PostgreSQL read-only transaction (25006)
   kUnavailable,   // PostgreSQL: no connection (refused, too many clients, lost): connection replaced
-  kFatal,         // IOERR, CORRUPT, NOTADB, CANTOPEN...: connection replaced
+  kTimeout,       // PostgreSQL: no answer within database.deadline_ms, before any COMMIT was sent: connection replaced
+  kOutcomeUnknown,  // PostgreSQL: a COMMIT (or an autocommit write) was sent and its answer never came:
+                    // it may have committed. Never retryable; connection replaced
+  kFatal,           // IOERR, CORRUPT, NOTADB, CANTOPEN...: connection replaced
   kConstraint,
   kInsufficientFunds,  // POST /transfer: the source account's balance is below the amount (nothing written)
   kShuttingDown,
@@ -113,7 +116,7 @@ inline bool is_declined(Errc e) {
 
 /// True for errors after which the connection should not be reused.
 inline bool is_fatal(Errc e) {
-  return e == Errc::kFatal || e == Errc::kUnavailable;
+  return e == Errc::kFatal || e == Errc::kUnavailable || e == Errc::kTimeout || e == Errc::kOutcomeUnknown;
 }
 
 }  // namespace busylab

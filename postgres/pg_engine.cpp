@@ -3,9 +3,12 @@
 #include <libpq-fe.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <climits>
 #include <cstring>
 #include <iterator>
 #include <optional>
@@ -142,10 +145,22 @@ struct PgConnection::Result {
   }
 };
 
-PgConnection::PgConnection(const DatabaseOptions& options, DbStats& stats) : stats_(stats) {
-  // Defaults first: a URL that names its own connect_timeout wins.
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {"5", "busylab", options.url.c_str(), nullptr};
+PgConnection::PgConnection(const DatabaseOptions& options, DbStats& stats)
+    : stats_(stats), deadline_ms_(options.deadline_ms), url_(options.url) {
+  // Defaults first: a URL that names its own connect_timeout wins. A peer
+  // that vanishes is noticed by the keepalives when idle, by
+  // tcp_user_timeout when data waits unacknowledged.
+  const std::string tcp_user_timeout = std::to_string(options.tcp_user_timeout_ms);
+  const char* keys[] = {"connect_timeout",
+                        "application_name",
+                        "keepalives",
+                        "keepalives_idle",
+                        "keepalives_interval",
+                        "keepalives_count",
+                        "tcp_user_timeout",
+                        "dbname",
+                        nullptr};
+  const char* values[] = {"5", "busylab", "1", "10", "5", "3", tcp_user_timeout.c_str(), options.url.c_str(), nullptr};
   conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   // Notices (and the FATAL a closing server sends an idle connection) are
   // not for the terminal: failures reach the caller as errors.
@@ -201,14 +216,88 @@ void PgConnection::fail(const char* what, PGresult* result) {
   const std::string sqlstate = state ? state : "";
   std::string message = one_line(result ? PQresultErrorMessage(result) : nullptr);
   if (message.empty()) message = one_line(PQerrorMessage(conn_));
-  const bool lost = PQstatus(conn_) == CONNECTION_BAD;
+  const bool gone = PQstatus(conn_) == CONNECTION_BAD;
   PQclear(result);
-  throw PgError(sqlstate, lost, std::string(what) + ": " + message);
+  if (gone) lost(std::string(what) + ": " + message);
+  throw PgError(sqlstate, false, std::string(what) + ": " + message);
+}
+
+void PgConnection::lost(const std::string& what) {
+  if (commit_sent_) {
+    // The server may have committed before the connection went: answering
+    // "unavailable, retry" would let a client write it twice.
+    throw DatabaseError(Errc::kOutcomeUnknown, 0, "commit outcome unknown",
+                        "the connection was lost after the COMMIT was sent; it may have committed (" + what + ")");
+  }
+  throw PgError("", true, what);
+}
+
+void PgConnection::arm_deadline() {
+  deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(deadline_ms_);
+  commit_sent_ = false;
+  txid_.clear();
+}
+
+void PgConnection::missed_deadline(const char* why) {
+  // Nothing more will be read from this connection: the server may still be
+  // running the statement, or be stopped. Shutting the socket makes libpq
+  // see it lost too; the strategy replaces it (is_fatal), and the server
+  // rolls back whatever was not committed when it notices.
+  if (const int fd = PQsocket(conn_); fd >= 0) ::shutdown(fd, SHUT_RDWR);
+  const std::string what =
+      why ? std::string("stopped waiting for PostgreSQL: ") + why
+          : "no answer from PostgreSQL within database.deadline_ms (" + std::to_string(deadline_ms_) + " ms)";
+  if (commit_sent_)
+    throw DatabaseError(Errc::kOutcomeUnknown, 0, "commit outcome unknown",
+                        what + " after the COMMIT was sent; it may have committed");
+  throw DatabaseError(Errc::kTimeout, 0, "deadline", what + "; nothing was committed");
+}
+
+void PgConnection::await_result() {
+  using Clock = std::chrono::steady_clock;
+  if (deadline_ == Clock::time_point::max()) return;  // unbounded: PQgetResult blocks
+  while (PQisBusy(conn_)) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
+    if (left <= 0) missed_deadline(nullptr);
+    // The shutdown's grace period ran out: nobody waits for this answer any
+    // more, so stop waiting for it (as SQLite's busy handler does).
+    if (stats_.abandon_lock_waits.load(std::memory_order_relaxed)) {
+      stats_.busy_abandoned.fetch_add(1, std::memory_order_relaxed);
+      missed_deadline("the shutdown's grace period ran out");
+    }
+    const int fd = PQsocket(conn_);
+    if (fd < 0) return;  // no socket: PQgetResult reports the failure at once
+    pollfd p{fd, POLLIN, 0};
+    // In slices of at most 50 ms, so that the end of the grace period is noticed soon.
+    const int n = poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left, 50)));
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0) continue;                    // the loop checks the deadline
+    if (PQconsumeInput(conn_) == 0) return;  // the connection failed: PQgetResult says so
+  }
+}
+
+template <class Send>
+PGresult* PgConnection::round_trip(Send send) {
+  if (send() != 1) return nullptr;  // the caller's failure path reads PQerrorMessage
+  PGresult* kept = nullptr;
+  for (;;) {
+    await_result();
+    PGresult* r = PQgetResult(conn_);
+    if (!r) break;
+    // Like PQexec: the last result, unless one failed (the first error wins).
+    if (kept && PQresultStatus(kept) == PGRES_FATAL_ERROR) {
+      PQclear(r);
+      continue;
+    }
+    PQclear(kept);
+    kept = r;
+  }
+  return kept;
 }
 
 void PgConnection::exec(std::string_view sql) {
   const std::string text(sql);
-  PGresult* r = PQexec(conn_, text.c_str());
+  PGresult* r = round_trip([&] { return PQsendQuery(conn_, text.c_str()); });
   const auto status = PQresultStatus(r);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(text.c_str(), r);
   PQclear(r);
@@ -216,14 +305,14 @@ void PgConnection::exec(std::string_view sql) {
 
 std::string PgConnection::query_text(std::string_view sql) {
   const std::string text(sql);
-  Result r(PQexec(conn_, text.c_str()));
+  Result r(round_trip([&] { return PQsendQuery(conn_, text.c_str()); }));
   if (PQresultStatus(r.r) != PGRES_TUPLES_OK) fail(text.c_str(), std::exchange(r.r, nullptr));
   return r.rows() > 0 ? r.text_at(0, 0) : std::string();
 }
 
 std::vector<std::pair<std::string, std::string>> PgConnection::query_pairs(std::string_view sql) {
   const std::string text(sql);
-  Result r(PQexec(conn_, text.c_str()));
+  Result r(round_trip([&] { return PQsendQuery(conn_, text.c_str()); }));
   if (PQresultStatus(r.r) != PGRES_TUPLES_OK) fail(text.c_str(), std::exchange(r.r, nullptr));
   std::vector<std::pair<std::string, std::string>> out;
   for (int i = 0; i < r.rows(); ++i) out.emplace_back(r.text_at(i, 0), r.text_at(i, 1));
@@ -240,7 +329,7 @@ std::string PgConnection::literal(std::string_view text) {
 
 void PgConnection::prepare(Stmt stmt) {
   if (prepared_[stmt]) return;
-  PGresult* p = PQprepare(conn_, kNames[stmt], kSql[stmt], 0, nullptr);
+  PGresult* p = round_trip([&] { return PQsendPrepare(conn_, kNames[stmt], kSql[stmt], 0, nullptr); });
   if (PQresultStatus(p) != PGRES_COMMAND_OK) fail("prepare", p);
   PQclear(p);
   prepared_[stmt] = true;
@@ -248,7 +337,10 @@ void PgConnection::prepare(Stmt stmt) {
 
 PgConnection::Result PgConnection::exec_prepared(Stmt stmt, std::initializer_list<const char*> params) {
   prepare(stmt);
-  Result r(PQexecPrepared(conn_, kNames[stmt], static_cast<int>(params.size()), params.begin(), nullptr, nullptr, 0));
+  Result r(round_trip([&] {
+    return PQsendQueryPrepared(conn_, kNames[stmt], static_cast<int>(params.size()), params.begin(), nullptr, nullptr,
+                               0);
+  }));
   const auto status = PQresultStatus(r.r);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(kSql[stmt], std::exchange(r.r, nullptr));
   return r;
@@ -390,9 +482,50 @@ void PgConnection::transfer(const Operation& op, TransactionMode mode, OpOutcome
   out.value2 = *to_balance + op.amount;
 }
 
+void PgConnection::begin(const char* sql) {
+  txid_ = query_text(std::string(sql) + "; SELECT txid_current()");
+}
+
+std::optional<bool> PgConnection::commit_status() {
+  if (txid_.empty()) return std::nullopt;
+  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+  const char* values[] = {"2", "busylab-resolve", url_.c_str(), nullptr};
+  std::unique_ptr<PGconn, decltype(&PQfinish)> c(PQconnectdbParams(keys, values, 1), &PQfinish);
+  if (!c || PQstatus(c.get()) != CONNECTION_OK) return std::nullopt;
+  const std::string sql = "SELECT txid_status(" + txid_ + ")";
+  if (PQsendQuery(c.get(), sql.c_str()) != 1) return std::nullopt;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (PQisBusy(c.get()) && std::chrono::steady_clock::now() < until) {
+    pollfd p{PQsocket(c.get()), POLLIN, 0};
+    if (poll(&p, 1, 50) > 0 && PQconsumeInput(c.get()) == 0) return std::nullopt;
+  }
+  if (PQisBusy(c.get())) return std::nullopt;
+  std::unique_ptr<PGresult, decltype(&PQclear)> r(PQgetResult(c.get()), &PQclear);
+  if (PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) != 1) return std::nullopt;
+  const std::string_view status = PQgetvalue(r.get(), 0, 0);
+  if (status == "committed") return true;
+  if (status == "aborted") return false;
+  return std::nullopt;  // "in progress" (a backend stalled mid-commit), or null (too old to tell)
+}
+
 void PgConnection::commit() {
-  Result r(PQexec(conn_, "COMMIT"));
-  if (PQresultStatus(r.r) != PGRES_COMMAND_OK) fail("COMMIT", std::exchange(r.r, nullptr));
+  commit_sent_ = true;
+  Result r(nullptr);
+  try {
+    r = Result(round_trip([&] { return PQsendQuery(conn_, "COMMIT"); }));
+    if (PQresultStatus(r.r) != PGRES_COMMAND_OK) fail("COMMIT", std::exchange(r.r, nullptr));
+  } catch (const DatabaseError& e) {
+    if (e.errc() != Errc::kOutcomeUnknown) throw;
+    const auto committed = commit_status();
+    if (!committed) throw;
+    // Resolved. The connection is gone (or shut) either way: the next use
+    // of it reconnects.
+    commit_sent_ = false;
+    stats_.outcomes_resolved.fetch_add(1, std::memory_order_relaxed);
+    if (*committed) return;
+    throw PgError("", true, std::string(e.what()) + "; PostgreSQL says transaction " + txid_ + " was rolled back");
+  }
+  commit_sent_ = false;  // answered: committed, or (below) rolled back
   // COMMIT of a transaction that already failed answers ROLLBACK, not an error.
   if (std::string_view(PQcmdStatus(r.r)) != "COMMIT")
     throw PgError("", false, std::string("COMMIT: the transaction was rolled back (") + PQcmdStatus(r.r) + ")");
@@ -401,7 +534,11 @@ void PgConnection::commit() {
 void PgConnection::rollback_quietly() {
   const auto state = PQtransactionStatus(conn_);
   if (state != PQTRANS_INTRANS && state != PQTRANS_INERROR) return;
-  PQclear(PQexec(conn_, "ROLLBACK"));
+  try {
+    PQclear(round_trip([&] { return PQsendQuery(conn_, "ROLLBACK"); }));
+  } catch (const DatabaseError&) {
+    // Past the deadline: the socket is shut and the server rolls back on its own.
+  }
 }
 
 void PgConnection::fail_outcome(OpOutcome& out, const DatabaseError& e) {
@@ -425,9 +562,23 @@ void count_commit(DbStats& stats, std::uint64_t writes) {
 }
 }  // namespace
 
+// Arms the connection's deadline for one operation or batch, and disarms it
+// however that ends.
+class PgConnection::DeadlineScope {
+ public:
+  explicit DeadlineScope(PgConnection& c) : c_(c) { c_.arm_deadline(); }
+  ~DeadlineScope() { c_.disarm_deadline(); }
+  DeadlineScope(const DeadlineScope&) = delete;
+  DeadlineScope& operator=(const DeadlineScope&) = delete;
+
+ private:
+  PgConnection& c_;
+};
+
 OpOutcome PgConnection::run(const Operation& op, TransactionMode mode) {
   note_thread(stats_);
   OpOutcome out;
+  DeadlineScope deadline(*this);
   try {
     revive_if_closed();
     if (!op.write) {
@@ -441,9 +592,11 @@ OpOutcome PgConnection::run(const Operation& op, TransactionMode mode) {
       const bool single_insert =
           (op.kind == OpKind::kInsertRow || op.kind == OpKind::kSeed) && mode != TransactionMode::kExclusive;
       if (single_insert) {
+        commit_sent_ = true;  // the INSERT is its own COMMIT
         body(op, mode, out);
+        commit_sent_ = false;
       } else {
-        exec(begin_sql(mode));
+        begin(begin_sql(mode));
         body(op, mode, out);
         if (is_declined(out.errc)) {
           // Refused by the operation (no such row, an overdraft): nothing kept.
@@ -476,6 +629,7 @@ OpOutcome PgConnection::run(const Operation& op, TransactionMode mode) {
 std::optional<std::vector<OpOutcome>> PgConnection::run_pipelined(std::span<const Operation* const> ops) {
   prepare(kInsert);  // a round trip of its own, once per connection
   if (PQenterPipelineMode(conn_) != 1) return std::nullopt;
+  commit_sent_ = true;  // the pipeline ends in COMMIT: from the first send on, a lost connection may have committed
   bool sent = PQsendQueryParams(conn_, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
   for (const Operation* op : ops) {
     const char* params[] = {op->text.c_str()};
@@ -488,7 +642,7 @@ std::optional<std::vector<OpOutcome>> PgConnection::run_pipelined(std::span<cons
     // one that is still CONNECTION_OK is left in pipeline mode with part of
     // the batch queued: it is reported lost and replaced, never reused.
     const std::string message = one_line(PQerrorMessage(conn_));
-    throw PgError("", true, "sending the batch: " + message);
+    lost("sending the batch: " + message);
   }
 
   // Every statement's result, each followed by a null, then the sync. Read
@@ -498,6 +652,7 @@ std::optional<std::vector<OpOutcome>> PgConnection::run_pipelined(std::span<cons
   std::vector<Result> results;
   bool synced = false;
   for (std::size_t nulls = 0; PQstatus(conn_) == CONNECTION_OK && nulls <= ops.size() + 2;) {
+    await_result();
     PGresult* r = PQgetResult(conn_);
     if (!r) {
       ++nulls;
@@ -518,11 +673,28 @@ std::optional<std::vector<OpOutcome>> PgConnection::run_pipelined(std::span<cons
     error_state = state ? state : "";
     error_message = one_line(status == PGRES_PIPELINE_ABORTED ? "pipeline aborted" : PQresultErrorMessage(r.r));
   }
+  const bool answered = results.size() == ops.size() + 2 && error_message.empty() &&
+                        std::string_view(PQcmdStatus(results.back().r)) == "COMMIT";
   const bool clean = synced && results.size() == ops.size() + 2 && PQexitPipelineMode(conn_) == 1;
+  if (!clean && answered) {
+    // The COMMIT's answer was read and only the sync's went missing: the
+    // batch is committed. The connection, stuck in pipeline mode, is shut
+    // so that the next use replaces it.
+    commit_sent_ = false;
+    if (const int fd = PQsocket(conn_); fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    std::vector<OpOutcome> outs(ops.size());
+    for (std::size_t i = 0; i < ops.size(); ++i) outs[i].value = results[i + 1].int_at(0, 0);
+    count_commit(stats_, ops.size());
+    return outs;
+  }
   if (!clean || classify_pg(error_state, false) == Errc::kUnavailable) {
     if (error_message.empty()) error_message = one_line(PQerrorMessage(conn_));
-    throw PgError(error_state, true, "batch: " + (error_message.empty() ? "connection lost" : error_message));
+    // An error result for a statement before the COMMIT aborted the
+    // transaction: the COMMIT cannot have committed it.
+    if (!error_state.empty() && classify_pg(error_state, false) != Errc::kUnavailable) commit_sent_ = false;
+    lost("batch: " + (error_message.empty() ? "connection lost" : error_message));
   }
+  commit_sent_ = false;
   if (error_message.empty() && std::string_view(PQcmdStatus(results.back().r)) == "COMMIT") {
     std::vector<OpOutcome> outs(ops.size());
     for (std::size_t i = 0; i < ops.size(); ++i) outs[i].value = results[i + 1].int_at(0, 0);
@@ -537,6 +709,7 @@ std::optional<std::vector<OpOutcome>> PgConnection::run_pipelined(std::span<cons
 
 std::vector<OpOutcome> PgConnection::run_batch(std::span<const Operation* const> ops) {
   note_thread(stats_);
+  DeadlineScope deadline(*this);
   // Inserts alone (the common batch) go in one pipeline: one round trip for
   // the whole batch instead of three per write (bench/pg_batch_probe.cpp).
   const bool inserts_only = ops.size() > 1 && std::all_of(ops.begin(), ops.end(), [](const Operation* op) {
@@ -565,7 +738,7 @@ std::vector<OpOutcome> PgConnection::run_batch(std::span<const Operation* const>
   };
   try {
     revive_if_closed();
-    exec("BEGIN");
+    begin("BEGIN");
   } catch (const DatabaseError& e) {
     fail_rest(e, "");
     return outs;

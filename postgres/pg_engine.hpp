@@ -1,7 +1,9 @@
 #pragma once
 // The PostgreSQL engine, on libpq. A Connection is one PGconn, used by one
-// thread at a time with blocking calls (strategies run database work on
-// their own threads, as for SQLite). How database.* maps onto PostgreSQL:
+// thread at a time (strategies run database work on their own threads, as
+// for SQLite). Within an operation every wait for an answer is bounded by
+// database.deadline_ms (poll on the socket); past it the connection is shut
+// and replaced. How database.* maps onto PostgreSQL:
 //   synchronous     full/extra -> synchronous_commit = on; normal/off -> off
 //   busy_timeout_ms lock_timeout (0, "never wait", becomes 1 ms: PostgreSQL's
 //                   0 means wait forever)
@@ -14,6 +16,7 @@
 //                                never blocked (SQLite's WAL write lock)
 // Errors map onto the same Errc as SQLite's (see classify_pg).
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -87,6 +90,7 @@ class PgConnection final : public Connection {
   };
   void transfer(const Operation& op, TransactionMode mode, OpOutcome& out);
   struct Result;
+  class DeadlineScope;
 
   void prepare(Stmt stmt);
   Result exec_prepared(Stmt stmt, std::initializer_list<const char*> params);
@@ -95,16 +99,53 @@ class PgConnection final : public Connection {
   std::optional<std::vector<OpOutcome>> run_pipelined(std::span<const Operation* const> ops);
   void body(const Operation& op, TransactionMode mode, OpOutcome& out);
   std::int64_t count();
+  // Opens the transaction and learns its id (one round trip: BEGIN and
+  // SELECT txid_current() in one simple query), so that a COMMIT whose
+  // answer is lost can be looked up afterwards.
+  void begin(const char* sql);
+  // COMMIT. When the connection is lost or the deadline passes after it was
+  // sent, asks PostgreSQL on a fresh connection what became of the
+  // transaction (txid_status): returns normally when it committed, throws
+  // database_unavailable (rolled back, retryable) when it aborted, and
+  // commit_outcome_unknown when it cannot tell (still in progress, or no
+  // answer).
   void commit();
+  // txid_status of txid_ on a new connection, bounded (2 s to connect, 1 s
+  // to answer): true committed, false aborted, nullopt unknown.
+  std::optional<bool> commit_status();
   void rollback_quietly();
   void revive_if_closed();
   [[noreturn]] void fail(const char* what, pg_result* result);
+  // The connection was lost (no answer, or the server closed it): an error
+  // that says whether a COMMIT had been sent (outcome unknown) or not.
+  [[noreturn]] void lost(const std::string& what);
+  // Sends with `send` (a PQsend* call), then reads every result, each wait
+  // bounded by the deadline; returns the last result, or the first error.
+  template <class Send>
+  pg_result* round_trip(Send send);
+  // Blocks until PQgetResult would not block, or the deadline passes or the
+  // shutdown gives up on running work (then shuts the socket and throws
+  // kTimeout or kOutcomeUnknown).
+  void await_result();
+  [[noreturn]] void missed_deadline(const char* why);
+  // Bounds what follows by database.deadline_ms, until disarm_deadline().
+  void arm_deadline();
+  void disarm_deadline() { deadline_ = std::chrono::steady_clock::time_point::max(); }
   void fail_outcome(OpOutcome& out, const DatabaseError& e);
 
   pg_conn* conn_ = nullptr;
   DbStats& stats_;
   std::string settings_;  // the session's SET statements, run again after a reconnect
   bool prepared_[kStmtCount] = {};
+  std::int64_t deadline_ms_;
+  // No deadline outside an operation (start-up, the sweep's checks).
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  // A COMMIT (or an autocommit write, or a pipeline ending in COMMIT) was
+  // sent and its answer not read yet: losing the connection now leaves the
+  // outcome unknown.
+  bool commit_sent_ = false;
+  std::string txid_;  // the open transaction's id (txid_current), "" when not known
+  std::string url_;   // for commit_status's own connection
 };
 
 class PgEngine final : public Engine {

@@ -56,8 +56,13 @@ HttpResponse outcome_error(const OpOutcome& out) {
     case Errc::kOverloaded:
     case Errc::kShuttingDown:
     case Errc::kUnavailable:
+    case Errc::kTimeout:
       status = 503;
       retry_after = 1;
+      break;
+    case Errc::kOutcomeUnknown:
+      // Not retryable: the write may be in the database. 500, no Retry-After.
+      status = 500;
       break;
     case Errc::kReadOnly:
       status = 503;

@@ -145,6 +145,8 @@ class BusylabCollector : public prometheus::Collectable {
         {"FULL", &db_.full_failures},
         {"READONLY", &db_.readonly_failures},
         {"UNAVAILABLE", &db_.unavailable_failures},
+        {"TIMEOUT", &db_.timeout_failures},
+        {"UNKNOWN_OUTCOME", &db_.unknown_outcomes},
         {"FATAL", &db_.fatal_failures},
         {"OTHER", &db_.other_failures}};
     for (const auto& [code, counter] : failures) {

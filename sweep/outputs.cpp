@@ -1140,6 +1140,7 @@ OutputFiles write_outputs(const Experiment& e, const std::vector<CellResult>& re
                        {"acknowledged", r.facts.acknowledged},
                        {"ok_seen", r.facts.ok_seen},
                        {"unknown_outcome", r.facts.unknown_outcome},
+                       {"server_unknown", r.facts.server_unknown},
                        {"integrity", r.facts.integrity},
                        {"server_exit", r.facts.server_exit}}}});
     if (r.reader) {

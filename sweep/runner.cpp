@@ -386,6 +386,8 @@ void run_cell(const Experiment& e, const SweepOptions& options, const std::strin
     result.server["writes"]["acknowledged_after_drain"] = *drained;
     result.facts.acknowledged = *drained;
   }
+  if (result.facts.stats_read)
+    result.facts.server_unknown = result.server["database"].value("unknown_outcomes", std::uint64_t{0});
   result.facts.initial_rows = config.database.initial.rows;
   result.facts.rows_inserted = rows_inserted_from_summary(server.out());
   result.facts.counters = check.counters;
@@ -519,9 +521,12 @@ Verdict verify(const VerifyFacts& f) {
     return v;
   }
   const std::string what = f.kind == VerifySpec::Kind::kCounter ? "counter value" : "rows";
-  if (f.stored < 0 || static_cast<std::uint64_t>(f.stored) != f.acknowledged) {
+  // Each commit of unknown outcome may or may not be in the database.
+  if (f.stored < 0 || static_cast<std::uint64_t>(f.stored) < f.acknowledged ||
+      static_cast<std::uint64_t>(f.stored) > f.acknowledged + f.server_unknown) {
     v.detail = what + " " + std::to_string(f.stored) + " != " + std::to_string(f.acknowledged) +
-               " writes the server acknowledged";
+               " writes the server acknowledged" +
+               (f.server_unknown ? " (+ up to " + std::to_string(f.server_unknown) + " of unknown outcome)" : "");
     return v;
   }
   if (f.ok_seen > f.acknowledged) {
@@ -536,6 +541,9 @@ Verdict verify(const VerifyFacts& f) {
   }
   v.ok = true;
   v.detail = what + " " + std::to_string(f.stored) + " = acknowledged " + std::to_string(f.acknowledged);
+  if (f.server_unknown)
+    v.detail += " + " + std::to_string(static_cast<std::uint64_t>(f.stored) - f.acknowledged) + " of " +
+                std::to_string(f.server_unknown) + " commits of unknown outcome";
   if (f.acknowledged != f.ok_seen)
     v.detail += " (" + std::to_string(f.acknowledged - f.ok_seen) + " answers lost in transit)";
   return v;

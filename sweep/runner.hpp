@@ -27,7 +27,10 @@ struct VerifyFacts {
   std::uint64_t acknowledged = 0;     // writes the server answered 2xx (its /stats)
   std::uint64_t ok_seen = 0;          // 2xx the load generator received (warm-up included)
   std::uint64_t unknown_outcome = 0;  // requests with no answer (timeout, reset, read error)
-  std::string integrity;              // PRAGMA integrity_check
+  // Commits the server answered 500 commit_outcome_unknown (PostgreSQL: the
+  // connection went after the COMMIT was sent): each may be in the database.
+  std::uint64_t server_unknown = 0;
+  std::string integrity;  // PRAGMA integrity_check
   int server_exit = -1;
   bool stats_read = false;
 

@@ -510,3 +510,28 @@ TEST(ServerConfig, CheckpointPolicyKeys) {
 
 }  // namespace
 }  // namespace busylab
+
+namespace busylab {
+namespace {
+
+TEST(ServerConfig, PostgresDeadlineKeys) {
+  const Config c =
+      config_from_json(json::parse(R"({"database": {"deadline_ms": 1500, "tcp_user_timeout_ms": 0}})"), "test.json");
+  EXPECT_EQ(c.database.deadline_ms, 1500);
+  EXPECT_EQ(c.database.tcp_user_timeout_ms, 0);
+  EXPECT_EQ(c.to_json()["database"]["deadline_ms"], 1500);
+  const Config d = config_from_json(json::parse(R"({})"), "test.json");
+  EXPECT_EQ(d.database.deadline_ms, 30000);
+  EXPECT_EQ(d.database.tcp_user_timeout_ms, 10000);
+  EXPECT_NE(error_for(R"({"database": {"deadline_ms": 0}})").find("database.deadline_ms"), std::string::npos);
+  EXPECT_NE(error_for(R"({"database": {"tcp_user_timeout_ms": -1}})").find("database.tcp_user_timeout_ms"),
+            std::string::npos);
+  // A cut-off connection is replaced; an unknown outcome has its own name.
+  EXPECT_TRUE(is_fatal(Errc::kTimeout));
+  EXPECT_TRUE(is_fatal(Errc::kOutcomeUnknown));
+  EXPECT_EQ(to_string(Errc::kTimeout), "database_timeout");
+  EXPECT_EQ(to_string(Errc::kOutcomeUnknown), "commit_outcome_unknown");
+}
+
+}  // namespace
+}  // namespace busylab

@@ -158,6 +158,28 @@ TEST(Verify, StoredCountMustEqualAcknowledged) {
   EXPECT_CONTAINS(verify(f).detail, "counter value 7 != 100");
 }
 
+TEST(Verify, CommitsOfUnknownOutcomeMayOrMayNotBeStored) {
+  // PostgreSQL answered 2 writes "commit_outcome_unknown": 100 to 102 rows are right.
+  for (const std::int64_t stored : {100, 101, 102}) {
+    SCOPED_TRACE(stored);
+    auto f = good_facts();
+    f.server_unknown = 2;
+    f.stored = stored;
+    const auto v = verify(f);
+    EXPECT_TRUE(v.ok) << v.detail;
+    EXPECT_CONTAINS(v.detail, std::to_string(stored - 100) + " of 2 commits of unknown outcome");
+  }
+  for (const std::int64_t stored : {99, 103}) {
+    SCOPED_TRACE(stored);
+    auto f = good_facts();
+    f.server_unknown = 2;
+    f.stored = stored;
+    const auto v = verify(f);
+    EXPECT_FALSE(v.ok);
+    EXPECT_CONTAINS(v.detail, "(+ up to 2 of unknown outcome)");
+  }
+}
+
 TEST(Verify, LoadGeneratorCannotSeeMoreThanTheServerAcknowledged) {
   auto f = good_facts();
   f.ok_seen = 101;
