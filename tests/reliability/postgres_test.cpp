@@ -10,12 +10,14 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "tests/reliability/reliability_support.hpp"
@@ -309,6 +311,92 @@ TEST(PostgresStalled, ALostCommitIsLookedUpAndARollbackIsRetryable) {
   if (!status) server->signal(SIGKILL);
   ASSERT_TRUE(status);
   EXPECT_EQ(*status, 0) << server->err();
+}
+
+// The batched writer's pipelines (BEGIN, the inserts, COMMIT, Sync) have no
+// transaction id to look up: a connection lost while their COMMIT runs
+// leaves every write of the batch "outcome unknown" (500, not a retryable
+// 503). A deferred trigger makes each COMMIT sleep; the test terminates the
+// backend while it does, for every batch, and then checks that the table
+// holds every acknowledged write and no more than the unknown ones besides.
+TEST(PostgresStalled, APipelineCutInItsCommitIsUnknownNeverRetryable) {
+  const std::string url = shared_cluster().url();
+  empty_database(url);
+  TempDir dir;
+  auto server = start_pg_server(dir, url, dir.file("port"),
+                                {"pool.strategy=\"batched\"", "pool.size=1", "database.deadline_ms=10000"});
+  const int port = read_port_file(dir.file("port"), 20s);
+  ASSERT_GT(port, 0) << server->err();
+  std::unique_ptr<PGconn, decltype(&PQfinish)> admin(PQconnectdb(url.c_str()), &PQfinish);
+  ASSERT_EQ(PQstatus(admin.get()), CONNECTION_OK) << PQerrorMessage(admin.get());
+  auto exec = [&](const char* sql) {
+    std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(admin.get(), sql), &PQclear);
+    const auto s = PQresultStatus(r.get());
+    EXPECT_TRUE(s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) << sql << ": " << PQerrorMessage(admin.get());
+    return s == PGRES_TUPLES_OK && PQntuples(r.get()) > 0 ? std::string(PQgetvalue(r.get(), 0, 0)) : std::string();
+  };
+  exec(
+      "CREATE FUNCTION slow_insert_commit() RETURNS trigger LANGUAGE plpgsql AS "
+      "$$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$");
+  exec(
+      "CREATE CONSTRAINT TRIGGER slow_insert_commit AFTER INSERT ON rows DEFERRABLE INITIALLY DEFERRED "
+      "FOR EACH ROW EXECUTE FUNCTION slow_insert_commit()");
+
+  constexpr int kWriters = 8;
+  std::vector<std::optional<Response>> answers(kWriters);
+  std::atomic<int> answered{0};
+  std::vector<std::thread> writers;
+  for (int i = 0; i < kWriters; ++i) {
+    writers.emplace_back([&, i] {
+      HttpClient client(static_cast<std::uint16_t>(port));
+      answers[i] = client.request("POST", "/rows", R"({"payload":"w)" + std::to_string(i) + R"("})", {}, 30s);
+      answered.fetch_add(1);
+    });
+  }
+  // Terminate whichever busylab backend sleeps in a COMMIT, until every
+  // writer has its answer.
+  const auto until = std::chrono::steady_clock::now() + 25s;
+  int terminated = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    terminated += std::atoi(exec("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                 "WHERE application_name = 'busylab' AND wait_event = 'PgSleep'")
+                                .c_str());
+    if (terminated > 0 && answered.load() == kWriters) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  for (auto& w : writers) w.join();
+  exec("DROP TRIGGER slow_insert_commit ON rows");
+  exec("DROP FUNCTION slow_insert_commit()");
+  EXPECT_GT(terminated, 0);
+
+  std::set<std::string> acknowledged;
+  int unknown = 0, rolled_back = 0;
+  for (int i = 0; i < kWriters; ++i) {
+    ASSERT_TRUE(answers[i]) << "writer " << i << " got no answer";
+    const auto& a = *answers[i];
+    if (a.status == 201) {
+      acknowledged.insert("w" + std::to_string(i));
+    } else if (a.status == 500) {
+      EXPECT_NE(a.body.find("commit_outcome_unknown"), std::string::npos) << a.body;
+      EXPECT_EQ(a.header("retry-after"), "");
+      ++unknown;
+    } else {
+      // A single write runs as BEGIN ... COMMIT, looked up and found rolled back.
+      EXPECT_EQ(a.status, 503) << a.body;
+      EXPECT_NE(a.body.find("rolled back"), std::string::npos) << a.body;
+      ++rolled_back;
+    }
+  }
+  EXPECT_GT(unknown, 0) << "no pipeline was cut in its COMMIT (" << rolled_back << " single writes rolled back)";
+  const auto table = pg_payloads(url);
+  for (const auto& p : acknowledged) EXPECT_EQ(table.count(p), 1u) << p;
+  EXPECT_LE(table.size(), acknowledged.size() + static_cast<std::size_t>(unknown));
+  server->signal(SIGTERM);
+  const auto status = server->wait(10s);
+  if (!status) server->signal(SIGKILL);
+  ASSERT_TRUE(status);
+  std::cout << "reliability: postgres-pipeline-cut unknown=" << unknown << " rolled_back=" << rolled_back
+            << " acknowledged=" << acknowledged.size() << " in_table=" << table.size() << std::endl;
 }
 
 // Every busylab backend stopped (SIGSTOP), as a stalled server, disk or
