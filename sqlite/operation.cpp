@@ -197,6 +197,22 @@ void fail_outcome(Database& db, OpOutcome& out, const SqliteError& e) {
   if (DbStats* stats = db.stats()) count_failure(*stats, out.errc);
 }
 
+// COMMIT. An I/O error during it (a failed write or fsync of the WAL or the
+// journal) leaves the outcome unknown: the commit record may already be in
+// the file and count after the next recovery. Answered as
+// commit_outcome_unknown, never as a retryable failure.
+void commit(Database& db) {
+  try {
+    db.run("COMMIT");
+  } catch (const SqliteError& e) {
+    if (e.primary() != SQLITE_IOERR) throw;
+    throw SqliteError(Errc::kOutcomeUnknown, e.code(),
+                      std::string("COMMIT failed with an I/O error; it may have reached the file and count after "
+                                  "recovery: ") +
+                          e.what());
+  }
+}
+
 // ROLLBACK after a failure; a failing rollback (the connection already left
 // the transaction, or the file is gone) changes nothing for the caller.
 void rollback_quietly(Database& db) {
@@ -316,7 +332,7 @@ OpOutcome run_operation(Database& db, const Operation& op, TransactionMode mode)
         finish_wait(db, out);
         return out;
       }
-      db.run("COMMIT");
+      commit(db);
       count_commit(db, 1);
       // The write is committed from here on: a failing read after it must
       // not turn into an error for the client, so it only loses the count.
@@ -448,14 +464,14 @@ std::vector<OpOutcome> run_batch(Database& db, std::span<const Operation* const>
     }
   }
   try {
-    db.run("COMMIT");
+    commit(db);
     count_commit(db, succeeded);
   } catch (const SqliteError& e) {
     rollback_quietly(db);
     for (auto& out : outs) {
       if (out.ok()) {
         out = OpOutcome{};
-        fail_outcome(db, out, SqliteError(e.code(), std::string("batch commit failed: ") + e.what()));
+        fail_outcome(db, out, SqliteError(e.errc(), e.code(), std::string("batch commit failed: ") + e.what()));
       }
     }
   }

@@ -20,6 +20,10 @@ class SqliteError : public DatabaseError {
  public:
   SqliteError(int extended_code, const std::string& message)
       : DatabaseError(classify_sqlite(extended_code), extended_code, sqlite_code_name(extended_code), message) {}
+  /// With a class of its own rather than the code's (an I/O error during
+  /// COMMIT is an unknown outcome, not a plain fatal error).
+  SqliteError(Errc errc, int extended_code, const std::string& message)
+      : DatabaseError(errc, extended_code, sqlite_code_name(extended_code), message) {}
   int primary() const { return code() & 0xff; }
 };
 
