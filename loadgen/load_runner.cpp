@@ -336,7 +336,10 @@ class Worker {
       const auto done = Clock::now();
       c.free_at = done;
       const int status = static_cast<int>(parser.get().result_int());
-      record(ledger, *entry, status);
+      // "commit_outcome_unknown" (docs/http-api.md): the write may or may not
+      // have committed, as when no answer came.
+      const bool unknown = status == 500 && parser.get().body().find("commit_outcome_unknown") != std::string::npos;
+      record(ledger, *entry, unknown ? 0 : status);
       if (run_.workload && run_.workload->uses_latest && status >= 200 && status < 300) {
         if (const auto id = find_id(parser.get().body())) run_.state->acknowledge_id(*id);
       }

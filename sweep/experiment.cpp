@@ -232,6 +232,7 @@ const std::vector<std::string>& known_metrics() {
                                                    "committed_after_retry",
                                                    "retry_gave_up",
                                                    "deadlocks",
+                                                   "unknown_outcomes",
                                                    "wal_max_mb",
                                                    "wal_restarts",
                                                    "checkpoints",

@@ -138,6 +138,8 @@ nlohmann::json metric(const Experiment& e, const CellResult& r, const std::strin
   if (name == "deadlocks")
     return has(s, {"database", "deadlock_failures"}) ? nlohmann::json(json_number(s, {"database", "deadlock_failures"}))
                                                      : nullptr;
+  if (name == "unknown_outcomes")
+    return has(s, {"database"}) ? nlohmann::json(json_number(s, {"database", "unknown_outcomes"})) : nullptr;
   if (name == "wal_max_mb")
     return r.wal_max_bytes ? nlohmann::json(static_cast<double>(*r.wal_max_bytes) / 1048576.0) : nullptr;
   if (name == "wal_restarts") return r.wal_restarts ? nlohmann::json(*r.wal_restarts) : nullptr;
@@ -220,6 +222,8 @@ nlohmann::json metric(const Experiment& e, const CellResult& r, const std::strin
     if (load.contains("status") && load["status"].is_object())
       for (auto it = load["status"].begin(); it != load["status"].end(); ++it)
         if (std::stoi(it.key()) >= 500) failed += it.value().get<double>();
+    // A 500 commit_outcome_unknown is an unknown outcome (unknown_outcomes), not a failure.
+    failed -= std::min(failed, json_number(s, {"database", "unknown_outcomes"}));
     return all > 0 ? 100.0 * failed / all : 0.0;
   }
   if (name == "p50_ms") return json_number(load, {"latency_us", "p50"}) / 1000.0;
@@ -340,6 +344,7 @@ std::string metric_label(const Experiment& e, const std::string& name) {
       {"committed_after_retry", "writes committed after a retry"},
       {"retry_gave_up", "requests that ran out of retries"},
       {"busy_waited", "requests that waited for the lock"},
+      {"unknown_outcomes", "writes of unknown outcome (commit_outcome_unknown)"},
       {"wal_max_mb", "largest WAL during the run (MiB)"},
       {"wal_restarts", "times the WAL restarted (checkpoints that copied every frame)"},
       {"checkpoints", "background checkpoints run"},

@@ -180,6 +180,17 @@ TEST(Verify, CommitsOfUnknownOutcomeMayOrMayNotBeStored) {
   }
 }
 
+TEST(Verify, WorkloadRowsAllowTheCommitsOfUnknownOutcome) {
+  auto f = workload_facts();
+  f.server_unknown = 1;
+  f.stored = 1011;  // 1000 + 10 acknowledged + the unknown one, which did commit
+  EXPECT_TRUE(verify(f).ok) << verify(f).detail;
+  f.stored = 1012;
+  const auto v = verify(f);
+  EXPECT_FALSE(v.ok);
+  EXPECT_CONTAINS(v.detail, "(+ up to 1 of unknown outcome)");
+}
+
 TEST(Verify, LoadGeneratorCannotSeeMoreThanTheServerAcknowledged) {
   auto f = good_facts();
   f.ok_seen = 101;
