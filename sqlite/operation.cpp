@@ -22,6 +22,8 @@ Errc classify_sqlite(int code) {
       return Errc::kReadOnly;
     case SQLITE_CONSTRAINT:
       return Errc::kConstraint;
+    case SQLITE_INTERRUPT:  // cut off by the shutdown once its grace period ran out
+      return Errc::kShuttingDown;
     case SQLITE_IOERR:
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:

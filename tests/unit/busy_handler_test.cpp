@@ -301,3 +301,38 @@ TEST(DatabaseOpen, StartupConnectionsWaitForAHeldLockEvenWithBusyTimeoutZero) {
 
 }  // namespace
 }  // namespace busylab
+
+namespace busylab {
+namespace {
+
+// Once the shutdown gives up on running work (abandon_lock_waits), a
+// statement that is running, not waiting for a lock, is interrupted too:
+// SQLITE_INTERRUPT, classified as shutting_down, counted as cut off.
+TEST(AbandonedWork, ARunningStatementIsInterrupted) {
+  testing::TempDir dir;
+  DatabaseOptions o;
+  o.path = dir.file("interrupt.db");
+  DbStats stats;
+  Database db(o, &stats);
+  std::thread abandon([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stats.abandon_lock_waits.store(true);
+  });
+  const auto start = std::chrono::steady_clock::now();
+  int code = 0;
+  try {
+    // Counts forever: only an interrupt ends it.
+    Statement s(db.handle(), "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c");
+    s.step();
+  } catch (const SqliteError& e) {
+    code = e.code();
+    EXPECT_EQ(e.errc(), Errc::kShuttingDown) << e.what();
+  }
+  abandon.join();
+  EXPECT_EQ(code, SQLITE_INTERRUPT);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_GE(stats.busy_abandoned.load(), 1u);
+}
+
+}  // namespace
+}  // namespace busylab
