@@ -114,16 +114,24 @@ std::int64_t to_int(const char* text) {
   return v;
 }
 
+// Opens a write transaction as `mode` says and answers its id
+// (txid_current), all in one simple query: one round trip.
 const char* begin_sql(TransactionMode mode) {
   switch (mode) {
     case TransactionMode::kDeferred:
-      return "BEGIN ISOLATION LEVEL REPEATABLE READ";
+      return "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT txid_current()";
     case TransactionMode::kImmediate:
-      return "BEGIN";
+      return "BEGIN; SELECT txid_current()";
     case TransactionMode::kExclusive:
-      return "BEGIN; LOCK TABLE rows, counters, accounts IN SHARE ROW EXCLUSIVE MODE";
+      return "BEGIN; LOCK TABLE rows, counters, accounts IN SHARE ROW EXCLUSIVE MODE; SELECT txid_current()";
   }
-  return "BEGIN";
+  return "BEGIN; SELECT txid_current()";
+}
+
+// A COMMIT whose outcome cannot be known (the connection went, or the wait
+// for its answer was given up, after it was sent).
+DatabaseError outcome_unknown(const std::string& message) {
+  return DatabaseError(Errc::kOutcomeUnknown, 0, "commit outcome unknown", message);
 }
 
 }  // namespace
@@ -226,8 +234,7 @@ void PgConnection::lost(const std::string& what) {
   if (commit_sent_) {
     // The server may have committed before the connection went: answering
     // "unavailable, retry" would let a client write it twice.
-    throw DatabaseError(Errc::kOutcomeUnknown, 0, "commit outcome unknown",
-                        "the connection was lost after the COMMIT was sent; it may have committed (" + what + ")");
+    throw outcome_unknown("the connection was lost after the COMMIT was sent; it may have committed (" + what + ")");
   }
   throw PgError("", true, what);
 }
@@ -243,14 +250,16 @@ void PgConnection::missed_deadline(const char* why) {
   // running the statement, or be stopped. Shutting the socket makes libpq
   // see it lost too; the strategy replaces it (is_fatal), and the server
   // rolls back whatever was not committed when it notices.
-  if (const int fd = PQsocket(conn_); fd >= 0) ::shutdown(fd, SHUT_RDWR);
+  shut_socket();
   const std::string what =
       why ? std::string("stopped waiting for PostgreSQL: ") + why
           : "no answer from PostgreSQL within database.deadline_ms (" + std::to_string(deadline_ms_) + " ms)";
-  if (commit_sent_)
-    throw DatabaseError(Errc::kOutcomeUnknown, 0, "commit outcome unknown",
-                        what + " after the COMMIT was sent; it may have committed");
+  if (commit_sent_) throw outcome_unknown(what + " after the COMMIT was sent; it may have committed");
   throw DatabaseError(Errc::kTimeout, 0, "deadline", what + "; nothing was committed");
+}
+
+void PgConnection::shut_socket() {
+  if (const int fd = PQsocket(conn_); fd >= 0) ::shutdown(fd, SHUT_RDWR);
 }
 
 void PgConnection::await_result() {
@@ -482,8 +491,8 @@ void PgConnection::transfer(const Operation& op, TransactionMode mode, OpOutcome
   out.value2 = *to_balance + op.amount;
 }
 
-void PgConnection::begin(const char* sql) {
-  txid_ = query_text(std::string(sql) + "; SELECT txid_current()");
+void PgConnection::begin(TransactionMode mode) {
+  txid_ = query_text(begin_sql(mode));
 }
 
 std::optional<bool> PgConnection::commit_status() {
@@ -596,7 +605,7 @@ OpOutcome PgConnection::run(const Operation& op, TransactionMode mode) {
         body(op, mode, out);
         commit_sent_ = false;
       } else {
-        begin(begin_sql(mode));
+        begin(mode);
         body(op, mode, out);
         if (is_declined(out.errc)) {
           // Refused by the operation (no such row, an overdraft): nothing kept.
@@ -673,15 +682,15 @@ std::optional<std::vector<OpOutcome>> PgConnection::run_pipelined(std::span<cons
     error_state = state ? state : "";
     error_message = one_line(status == PGRES_PIPELINE_ABORTED ? "pipeline aborted" : PQresultErrorMessage(r.r));
   }
-  const bool answered = results.size() == ops.size() + 2 && error_message.empty() &&
-                        std::string_view(PQcmdStatus(results.back().r)) == "COMMIT";
+  // The COMMIT's answer was read: the batch is committed.
+  const bool committed = results.size() == ops.size() + 2 && error_message.empty() &&
+                         std::string_view(PQcmdStatus(results.back().r)) == "COMMIT";
   const bool clean = synced && results.size() == ops.size() + 2 && PQexitPipelineMode(conn_) == 1;
-  if (!clean && answered) {
-    // The COMMIT's answer was read and only the sync's went missing: the
-    // batch is committed. The connection, stuck in pipeline mode, is shut
-    // so that the next use replaces it.
+  if (committed) {
     commit_sent_ = false;
-    if (const int fd = PQsocket(conn_); fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    // Only the sync's answer went missing: the connection, stuck in
+    // pipeline mode, is shut so that the next use replaces it.
+    if (!clean) shut_socket();
     std::vector<OpOutcome> outs(ops.size());
     for (std::size_t i = 0; i < ops.size(); ++i) outs[i].value = results[i + 1].int_at(0, 0);
     count_commit(stats_, ops.size());
@@ -695,12 +704,6 @@ std::optional<std::vector<OpOutcome>> PgConnection::run_pipelined(std::span<cons
     lost("batch: " + (error_message.empty() ? "connection lost" : error_message));
   }
   commit_sent_ = false;
-  if (error_message.empty() && std::string_view(PQcmdStatus(results.back().r)) == "COMMIT") {
-    std::vector<OpOutcome> outs(ops.size());
-    for (std::size_t i = 0; i < ops.size(); ++i) outs[i].value = results[i + 1].int_at(0, 0);
-    count_commit(stats_, ops.size());
-    return outs;
-  }
   // A write failed and took the transaction with it (nothing committed):
   // the caller runs the batch again with a savepoint per write.
   rollback_quietly();
@@ -738,7 +741,7 @@ std::vector<OpOutcome> PgConnection::run_batch(std::span<const Operation* const>
   };
   try {
     revive_if_closed();
-    begin("BEGIN");
+    begin(TransactionMode::kImmediate);
   } catch (const DatabaseError& e) {
     fail_rest(e, "");
     return outs;

@@ -99,10 +99,10 @@ class PgConnection final : public Connection {
   std::optional<std::vector<OpOutcome>> run_pipelined(std::span<const Operation* const> ops);
   void body(const Operation& op, TransactionMode mode, OpOutcome& out);
   std::int64_t count();
-  // Opens the transaction and learns its id (one round trip: BEGIN and
-  // SELECT txid_current() in one simple query), so that a COMMIT whose
-  // answer is lost can be looked up afterwards.
-  void begin(const char* sql);
+  // Opens a write transaction as `mode` says and learns its id (one round
+  // trip: BEGIN and SELECT txid_current() in one simple query), so that a
+  // COMMIT whose answer is lost can be looked up afterwards.
+  void begin(TransactionMode mode);
   // COMMIT. When the connection is lost or the deadline passes after it was
   // sent, asks PostgreSQL on a fresh connection what became of the
   // transaction (txid_status): returns normally when it committed, throws
@@ -128,6 +128,9 @@ class PgConnection final : public Connection {
   // kTimeout or kOutcomeUnknown).
   void await_result();
   [[noreturn]] void missed_deadline(const char* why);
+  // Shuts the socket down: libpq then sees the connection lost, and its
+  // next use replaces it.
+  void shut_socket();
   // Bounds what follows by database.deadline_ms, until disarm_deadline().
   void arm_deadline();
   void disarm_deadline() { deadline_ = std::chrono::steady_clock::time_point::max(); }

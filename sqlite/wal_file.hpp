@@ -23,6 +23,9 @@ struct WalState {
   // (nBackfill, offset 96).
   std::optional<std::uint32_t> frames;
   std::optional<std::uint32_t> backfilled;
+  /// A WAL in use has its wal-index (DB-shm); its DB-wal may be empty for a
+  /// moment after a TRUNCATE checkpoint (size 0, no header).
+  bool in_use() const { return frames || restarts; }
 };
 WalState read_wal_state(const std::filesystem::path& db);
 

@@ -295,8 +295,7 @@ void run_cell(const Experiment& e, const SweepOptions& options, const std::strin
       sampler.stop();
       csv += timeseries_csv(report.series, sampler.samples());
       for (const auto& s : sampler.samples())
-        if (s.wal.frames || s.wal.restarts)
-          result.wal_max_bytes = std::max(result.wal_max_bytes.value_or(0), s.wal.wal_bytes);
+        if (s.wal.in_use()) result.wal_max_bytes = std::max(result.wal_max_bytes.value_or(0), s.wal.wal_bytes);
       if (const auto restarts = wal_restarts_so_far(sampler.samples()); !restarts.empty() && restarts.back())
         result.wal_restarts = result.wal_restarts.value_or(0) + *restarts.back();
       ok_seen += ok_count(report);

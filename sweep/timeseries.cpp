@@ -112,9 +112,7 @@ std::string timeseries_csv(const std::vector<loadgen::IntervalSample>& client,
     } else {
       out += ",,,,,";
     }
-    // A WAL in use has its wal-index (DB-shm); its DB-wal may be empty for a
-    // moment after a TRUNCATE checkpoint (size 0, no header).
-    if (s && (s->wal.frames || s->wal.restarts)) {
+    if (s && s->wal.in_use()) {
       out += std::to_string(s->wal.wal_bytes) + "," + (s->wal.frames ? std::to_string(*s->wal.frames) : "") + "," +
              (s->wal.backfilled ? std::to_string(*s->wal.backfilled) : "") + "," +
              (restarts_then ? std::to_string(*restarts_then) : "");
