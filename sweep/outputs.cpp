@@ -92,6 +92,25 @@ std::string gnuplot_quote(const std::string& s) {
   return out + "\"";
 }
 
+// The terminal line for one kind of output ("svg" or "png") of the given
+// size. noenhanced: '_', '^', '&' and '@' in names and values are plain text.
+std::string gnuplot_terminal(const char* kind, int width, int height) {
+  const std::string size = std::to_string(width) + "," + std::to_string(height);
+  return std::string(kind) == "svg" ? "set terminal svg size " + size + " dynamic noenhanced background '#ffffff'\n"
+                                    : "set terminal pngcairo size " + size + " noenhanced\n";
+}
+
+// Writes `script` to DIR/STEM.gp and runs gnuplot on it, its errors going to
+// DIR/STEM.gnuplot.log. Returns "" when it ran, else what went wrong.
+std::string run_gnuplot(const std::filesystem::path& dir, const std::string& stem, const std::string& script) {
+  const auto gp = dir / (stem + ".gp");
+  std::ofstream(gp) << script;
+  const auto log = dir / (stem + ".gnuplot.log");
+  const std::string command = "gnuplot " + gnuplot_quote(gp.string()) + " 2>" + gnuplot_quote(log.string());
+  if (std::system(command.c_str()) == 0) return "";
+  return "gnuplot failed or is not installed (see " + log.string() + ")";
+}
+
 }  // namespace
 
 nlohmann::json metric(const Experiment& e, const CellResult& r, const std::string& name) {
@@ -519,10 +538,8 @@ PlotOutcome write_plot(const Experiment& e, const std::vector<Point>& summary, s
   for (const auto& n : outcome.notes) note += (note.empty() ? "" : "; ") + n;
   std::ostringstream script;
   for (const char* kind : {"svg", "png"}) {
-    // noenhanced: '_', '^', '&' and '@' in names and values are plain text.
-    script << (std::string(kind) == "svg" ? "set terminal svg size 900,540 dynamic noenhanced background '#ffffff'\n"
-                                          : "set terminal pngcairo size 900,540 noenhanced\n")
-           << "set output " << gnuplot_quote((dir / (stem + "." + kind)).string()) << "\n"
+    script << gnuplot_terminal(kind, 900, 540) << "set output " << gnuplot_quote((dir / (stem + "." + kind)).string())
+           << "\n"
            << "set title " << gnuplot_quote(e.name + ": " + outcome.title) << "\n"
            << "set xlabel " << gnuplot_quote(metric_label(e, plot.x)) << "\n"
            << "set ylabel " << gnuplot_quote(y_words + (log_scale ? ", log scale" : "")) << "\n"
@@ -544,15 +561,8 @@ PlotOutcome write_plot(const Experiment& e, const std::vector<Point>& summary, s
     }
     script << "\nunset output\n";
   }
-  const auto gp = dir / (stem + ".gp");
-  std::ofstream(gp) << script.str();
-  const auto log = dir / (stem + ".gnuplot.log");
-  const std::string command = "gnuplot " + gnuplot_quote(gp.string()) + " 2>" + gnuplot_quote(log.string());
-  if (std::system(command.c_str()) != 0) {
-    outcome.problem = "gnuplot failed or is not installed (see " + log.string() + ")";
-  } else {
-    outcome.svg = dir / (stem + ".svg");
-  }
+  outcome.problem = run_gnuplot(dir, stem, script.str());
+  if (outcome.problem.empty()) outcome.svg = dir / (stem + ".svg");
   return outcome;
 }
 
@@ -761,9 +771,8 @@ TimelineOutcome write_timeline(const Experiment& e, const std::vector<CellResult
   std::ostringstream script;
   for (const char* kind : {"svg", "png"}) {
     for (const auto& c : specs) {
-      script << (std::string(kind) == "svg" ? "set terminal svg size 600,340 dynamic noenhanced background '#ffffff'\n"
-                                            : "set terminal pngcairo size 600,340 noenhanced\n")
-             << "set output " << gnuplot_quote((dir / (stem + "-" + c.metric + "." + kind)).string()) << "\n"
+      script << gnuplot_terminal(kind, 600, 340) << "set output "
+             << gnuplot_quote((dir / (stem + "-" + c.metric + "." + kind)).string()) << "\n"
              << "set title " << gnuplot_quote(outcome.title + ": " + c.words) << "\n"
              << "set xlabel " << gnuplot_quote(x_words) << "\n"
              << "set ylabel " << gnuplot_quote(c.words + (c.log ? ", log scale" : "")) << "\n"
@@ -779,12 +788,8 @@ TimelineOutcome write_timeline(const Experiment& e, const std::vector<CellResult
       script << "\nunset output\n";
     }
   }
-  const auto gp = dir / (stem + ".gp");
-  std::ofstream(gp) << script.str();
-  const auto log = dir / (stem + ".gnuplot.log");
-  const std::string command = "gnuplot " + gnuplot_quote(gp.string()) + " 2>" + gnuplot_quote(log.string());
-  const bool drawn = std::system(command.c_str()) == 0;
-  if (!drawn) outcome.problem = "gnuplot failed or is not installed (see " + log.string() + ")";
+  outcome.problem = run_gnuplot(dir, stem, script.str());
+  const bool drawn = outcome.problem.empty();
   for (const auto& c : specs)
     outcome.charts.push_back({c.metric, c.words + (c.log ? ", log scale" : ""),
                               drawn ? dir / (stem + "-" + c.metric + ".svg") : std::filesystem::path()});
