@@ -19,6 +19,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "tests/reliability/reliability_support.hpp"
 #include "tests/support/wait.hpp"
@@ -44,13 +45,81 @@ std::unique_ptr<ChildProcess> start_pg_server(const TempDir& dir, const std::str
   return start_serve(dir, "postgres.json", dir.file("unused.db"), port_file, overrides);
 }
 
+// The test's own libpq session (not busylab's), for setting up and checking.
+class Session {
+ public:
+  explicit Session(const std::string& url) : conn_(PQconnectdb(url.c_str()), &PQfinish) {}
+  bool connected() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
+  const char* error() const { return PQerrorMessage(conn_.get()); }
+  /// Runs `sql`; true when it succeeded.
+  bool run(const char* sql) { return query(sql).has_value(); }
+  /// Runs `sql` (a failure is a test failure) and returns every row's first value.
+  std::vector<std::string> column(const char* sql) {
+    auto rows = query(sql);
+    EXPECT_TRUE(rows) << sql << ": " << error();
+    return rows.value_or(std::vector<std::string>{});
+  }
+  /// The first row's first value, "" when there is none.
+  std::string value(const char* sql) {
+    const auto rows = column(sql);
+    return rows.empty() ? std::string() : rows.front();
+  }
+
+ private:
+  std::optional<std::vector<std::string>> query(const char* sql) {
+    std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn_.get(), sql), &PQclear);
+    const auto status = PQresultStatus(r.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return std::nullopt;
+    std::vector<std::string> rows;
+    for (int i = 0; i < PQntuples(r.get()); ++i) rows.emplace_back(PQgetvalue(r.get(), i, 0));
+    return rows;
+  }
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
+};
+
 void empty_database(const std::string& url) {
-  const std::string sql = "SET client_min_messages = warning; DROP TABLE IF EXISTS rows, counters, accounts";
-  std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(url.c_str()), &PQfinish);
-  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
-  std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn.get(), sql.c_str()), &PQclear);
-  ASSERT_EQ(PQresultStatus(r.get()), PGRES_COMMAND_OK) << PQresultErrorMessage(r.get());
+  Session s(url);
+  ASSERT_TRUE(s.connected()) << s.error();
+  ASSERT_TRUE(s.run("SET client_min_messages = warning; DROP TABLE IF EXISTS rows, counters, accounts")) << s.error();
 }
+
+// busylab on a pool (busy timeout, hence lock_timeout, 20 s) with one
+// POST /rows waiting behind another session's lock on the table. Start it
+// with ASSERT_NO_FATAL_FAILURE(x.start(...)); release() (or the destructor)
+// ends the lock and joins the writer.
+struct InsertBehindALock {
+  void start(const std::string& url, const std::string& grace_ms) {
+    server = start_pg_server(dir, url, dir.file("port"),
+                             {"pool.strategy=\"pool\"", "database.busy_timeout_ms=20000",
+                              "pool.checkout_timeout_ms=20000", "server.shutdown_grace_ms=" + grace_ms});
+    const int port = read_port_file(dir.file("port"), 20s);
+    ASSERT_GT(port, 0) << server->err();
+    holder.emplace(url);
+    ASSERT_TRUE(holder->connected()) << holder->error();
+    ASSERT_TRUE(holder->run("BEGIN"));
+    ASSERT_TRUE(holder->run("LOCK TABLE rows IN ACCESS EXCLUSIVE MODE")) << holder->error();
+    writer = std::thread([port] {
+      HttpClient client(static_cast<std::uint16_t>(port));
+      client.request("POST", "/rows", R"({"payload":"blocked"})", {}, 30s);
+    });
+    Session watcher(url);
+    ASSERT_TRUE(watcher.connected());
+    EXPECT_TRUE(wait_until([&] {
+      return std::atoi(watcher.value("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'").c_str()) >
+             0;
+    })) << "the server's INSERT never waited for the lock";
+  }
+  void release() {
+    if (holder) holder->run("ROLLBACK");
+    if (writer.joinable()) writer.join();
+  }
+  ~InsertBehindALock() { release(); }
+
+  TempDir dir;
+  std::unique_ptr<ChildProcess> server;
+  std::optional<Session> holder;
+  std::thread writer;
+};
 
 std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
   return info.param;
@@ -152,32 +221,9 @@ TEST(PostgresSecondSignal, ExitsAtOnceWhileTheDrainWaits) {
   // A second signal while the drain waits for PostgreSQL exits at once.
   const std::string url = shared_cluster().url();
   empty_database(url);
-  TempDir dir;
-  auto server = start_pg_server(dir, url, dir.file("port"),
-                                {"pool.strategy=\"pool\"", "database.busy_timeout_ms=20000",
-                                 "pool.checkout_timeout_ms=20000", "server.shutdown_grace_ms=5000"});
-  const int port = read_port_file(dir.file("port"), 20s);
-  ASSERT_GT(port, 0) << server->err();
-  // Another session holds the table; the server's INSERT waits for it.
-  std::unique_ptr<PGconn, decltype(&PQfinish)> holder(PQconnectdb(url.c_str()), &PQfinish);
-  ASSERT_EQ(PQstatus(holder.get()), CONNECTION_OK) << PQerrorMessage(holder.get());
-  auto exec = [](PGconn* c, const char* sql) {
-    std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(c, sql), &PQclear);
-    return PQresultStatus(r.get()) == PGRES_COMMAND_OK || PQresultStatus(r.get()) == PGRES_TUPLES_OK;
-  };
-  ASSERT_TRUE(exec(holder.get(), "BEGIN"));
-  ASSERT_TRUE(exec(holder.get(), "LOCK TABLE rows IN ACCESS EXCLUSIVE MODE")) << PQerrorMessage(holder.get());
-  std::thread writer([port] {
-    HttpClient client(static_cast<std::uint16_t>(port));
-    client.request("POST", "/rows", R"({"payload":"blocked"})", {}, 30s);
-  });
-  std::unique_ptr<PGconn, decltype(&PQfinish)> watcher(PQconnectdb(url.c_str()), &PQfinish);
-  ASSERT_EQ(PQstatus(watcher.get()), CONNECTION_OK);
-  EXPECT_TRUE(wait_until([&] {
-    std::unique_ptr<PGresult, decltype(&PQclear)> r(
-        PQexec(watcher.get(), "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"), &PQclear);
-    return PQresultStatus(r.get()) == PGRES_TUPLES_OK && std::atoi(PQgetvalue(r.get(), 0, 0)) > 0;
-  })) << "the server's INSERT never waited for the lock";
+  InsertBehindALock blocked;
+  ASSERT_NO_FATAL_FAILURE(blocked.start(url, "5000"));
+  auto& server = blocked.server;
   server->signal(SIGTERM);
   // Inside the 5 s grace period the INSERT still waits (after it, the wait
   // is cut off on its own: GracePeriodOverCutsOffTheWait).
@@ -189,8 +235,7 @@ TEST(PostgresSecondSignal, ExitsAtOnceWhileTheDrainWaits) {
   const auto exit_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - second).count();
   if (!status) server->signal(SIGKILL);
-  exec(holder.get(), "ROLLBACK");
-  writer.join();
+  blocked.release();
   ASSERT_TRUE(status) << "server still running 3 s after the second SIGTERM; stderr: " << server->err();
   EXPECT_EQ(*status, 1) << server->err();
   EXPECT_NE(server->err().find("exiting now"), std::string::npos) << server->err();
@@ -204,39 +249,16 @@ TEST(PostgresSecondSignal, ExitsAtOnceWhileTheDrainWaits) {
 TEST(PostgresShutdownAfterGrace, GracePeriodOverCutsOffTheWait) {
   const std::string url = shared_cluster().url();
   empty_database(url);
-  TempDir dir;
-  auto server = start_pg_server(dir, url, dir.file("port"),
-                                {"pool.strategy=\"pool\"", "database.busy_timeout_ms=20000",
-                                 "pool.checkout_timeout_ms=20000", "server.shutdown_grace_ms=500"});
-  const int port = read_port_file(dir.file("port"), 20s);
-  ASSERT_GT(port, 0) << server->err();
-  std::unique_ptr<PGconn, decltype(&PQfinish)> holder(PQconnectdb(url.c_str()), &PQfinish);
-  ASSERT_EQ(PQstatus(holder.get()), CONNECTION_OK) << PQerrorMessage(holder.get());
-  auto exec = [](PGconn* c, const char* sql) {
-    std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(c, sql), &PQclear);
-    return PQresultStatus(r.get()) == PGRES_COMMAND_OK || PQresultStatus(r.get()) == PGRES_TUPLES_OK;
-  };
-  ASSERT_TRUE(exec(holder.get(), "BEGIN"));
-  ASSERT_TRUE(exec(holder.get(), "LOCK TABLE rows IN ACCESS EXCLUSIVE MODE")) << PQerrorMessage(holder.get());
-  std::thread writer([port] {
-    HttpClient client(static_cast<std::uint16_t>(port));
-    client.request("POST", "/rows", R"({"payload":"blocked"})", {}, 30s);
-  });
-  std::unique_ptr<PGconn, decltype(&PQfinish)> watcher(PQconnectdb(url.c_str()), &PQfinish);
-  ASSERT_EQ(PQstatus(watcher.get()), CONNECTION_OK);
-  EXPECT_TRUE(wait_until([&] {
-    std::unique_ptr<PGresult, decltype(&PQclear)> r(
-        PQexec(watcher.get(), "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"), &PQclear);
-    return PQresultStatus(r.get()) == PGRES_TUPLES_OK && std::atoi(PQgetvalue(r.get(), 0, 0)) > 0;
-  })) << "the server's INSERT never waited for the lock";
+  InsertBehindALock blocked;
+  ASSERT_NO_FATAL_FAILURE(blocked.start(url, "500"));
+  auto& server = blocked.server;
   const auto signalled = std::chrono::steady_clock::now();
   server->signal(SIGTERM);
   const auto status = server->wait(5s);
   const auto exit_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - signalled).count();
   if (!status) server->signal(SIGKILL);
-  exec(holder.get(), "ROLLBACK");
-  writer.join();
+  blocked.release();
   ASSERT_TRUE(status) << "server still running 5 s after SIGTERM (grace 0.5 s); stderr: " << server->err();
   EXPECT_EQ(*status, 1) << server->err();
   EXPECT_LT(exit_ms, 2000) << server->err();
@@ -259,14 +281,9 @@ TEST(PostgresStalled, ALostCommitIsLookedUpAndARollbackIsRetryable) {
                                 {"pool.strategy=\"pool\"", "pool.size=1", "data.rows=1", "database.deadline_ms=10000"});
   const int port = read_port_file(dir.file("port"), 20s);
   ASSERT_GT(port, 0) << server->err();
-  std::unique_ptr<PGconn, decltype(&PQfinish)> admin(PQconnectdb(url.c_str()), &PQfinish);
-  ASSERT_EQ(PQstatus(admin.get()), CONNECTION_OK) << PQerrorMessage(admin.get());
-  auto exec = [&](const char* sql) {
-    std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(admin.get(), sql), &PQclear);
-    const auto s = PQresultStatus(r.get());
-    EXPECT_TRUE(s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) << sql << ": " << PQerrorMessage(admin.get());
-    return s == PGRES_TUPLES_OK && PQntuples(r.get()) > 0 ? std::string(PQgetvalue(r.get(), 0, 0)) : std::string();
-  };
+  Session admin(url);
+  ASSERT_TRUE(admin.connected()) << admin.error();
+  auto exec = [&](const char* sql) { return admin.value(sql); };
   // Every UPDATE of rows sleeps 3 s inside its COMMIT.
   exec(
       "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
@@ -327,14 +344,9 @@ TEST(PostgresStalled, APipelineCutInItsCommitIsUnknownNeverRetryable) {
                                 {"pool.strategy=\"batched\"", "pool.size=1", "database.deadline_ms=10000"});
   const int port = read_port_file(dir.file("port"), 20s);
   ASSERT_GT(port, 0) << server->err();
-  std::unique_ptr<PGconn, decltype(&PQfinish)> admin(PQconnectdb(url.c_str()), &PQfinish);
-  ASSERT_EQ(PQstatus(admin.get()), CONNECTION_OK) << PQerrorMessage(admin.get());
-  auto exec = [&](const char* sql) {
-    std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(admin.get(), sql), &PQclear);
-    const auto s = PQresultStatus(r.get());
-    EXPECT_TRUE(s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) << sql << ": " << PQerrorMessage(admin.get());
-    return s == PGRES_TUPLES_OK && PQntuples(r.get()) > 0 ? std::string(PQgetvalue(r.get(), 0, 0)) : std::string();
-  };
+  Session admin(url);
+  ASSERT_TRUE(admin.connected()) << admin.error();
+  auto exec = [&](const char* sql) { return admin.value(sql); };
   exec(
       "CREATE FUNCTION slow_insert_commit() RETURNS trigger LANGUAGE plpgsql AS "
       "$$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$");
@@ -419,8 +431,8 @@ TEST(PostgresStalled, StoppedBackendsAnswerWithinTheDeadlineAndAreReplaced) {
   };
   ASSERT_EQ(status_of("POST", "/rows", R"({"payload":"before"})"), 201);
 
-  std::unique_ptr<PGconn, decltype(&PQfinish)> watcher(PQconnectdb(url.c_str()), &PQfinish);
-  ASSERT_EQ(PQstatus(watcher.get()), CONNECTION_OK) << PQerrorMessage(watcher.get());
+  Session watcher(url);
+  ASSERT_TRUE(watcher.connected()) << watcher.error();
   std::vector<int> stopped;
   // However the test ends, the backends go on (or PostgreSQL could not stop).
   struct Resume {
@@ -430,12 +442,10 @@ TEST(PostgresStalled, StoppedBackendsAnswerWithinTheDeadlineAndAreReplaced) {
     }
   } resume{stopped};
   auto stop_backends = [&] {
-    std::unique_ptr<PGresult, decltype(&PQclear)> r(
-        PQexec(watcher.get(), "SELECT pid FROM pg_stat_activity WHERE application_name = 'busylab'"), &PQclear);
-    ASSERT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK) << PQerrorMessage(watcher.get());
-    ASSERT_GT(PQntuples(r.get()), 0) << "no busylab backend";
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-      const int pid = std::atoi(PQgetvalue(r.get(), i, 0));
+    const auto pids = watcher.column("SELECT pid FROM pg_stat_activity WHERE application_name = 'busylab'");
+    ASSERT_GT(pids.size(), 0u) << "no busylab backend";
+    for (const auto& text : pids) {
+      const int pid = std::atoi(text.c_str());
       ASSERT_EQ(::kill(pid, SIGSTOP), 0);
       stopped.push_back(pid);
     }

@@ -18,17 +18,13 @@
 #include "sqlite/wal_file.hpp"
 #include "tests/support/sqlite_probe.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/unit/unit_util.hpp"
 
 namespace busylab {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
-
-void exec(sqlite3* db, const char* sql) {
-  char* error = nullptr;
-  ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
-}
 
 // A database in WAL mode with busylab's schema, and options for a checkpointer on it.
 DatabaseOptions wal_database(const testing::TempDir& dir, CheckpointMode mode, std::int64_t interval_ms,
@@ -49,11 +45,11 @@ struct Writer {
   explicit Writer(const std::string& path) {
     EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);
-    exec(db, "PRAGMA wal_autocheckpoint=0");
+    unit::exec_sql(db, "PRAGMA wal_autocheckpoint=0");
   }
   ~Writer() { sqlite3_close(db); }
   void insert(int n) {
-    for (int i = 0; i < n; ++i) exec(db, "INSERT INTO rows(payload) VALUES(hex(randomblob(1500)))");
+    for (int i = 0; i < n; ++i) unit::exec_sql(db, "INSERT INTO rows(payload) VALUES(hex(randomblob(1500)))");
   }
   sqlite3* db = nullptr;
 };
@@ -96,7 +92,7 @@ TEST(Checkpointer, TruncateWaitsForAReaderAndIsIncompleteWhileItStays) {
   w.insert(10);
   // A reader whose snapshot needs the WAL, then frames after its snapshot.
   Writer reader(o.path);
-  exec(reader.db, "BEGIN; SELECT COUNT(*) FROM rows");
+  unit::exec_sql(reader.db, "BEGIN; SELECT COUNT(*) FROM rows");
   w.insert(10);
   DbStats stats;
   Checkpointer c(o, stats);
@@ -106,7 +102,7 @@ TEST(Checkpointer, TruncateWaitsForAReaderAndIsIncompleteWhileItStays) {
   EXPECT_EQ(stats.checkpoints_incomplete.load(), 1u);
   EXPECT_GE(stats.checkpoint_wait_ms.load(), 250u);
   EXPECT_GT(read_wal_state(o.path).wal_bytes, 0u) << "not truncated while the reader stayed";
-  exec(reader.db, "COMMIT");
+  unit::exec_sql(reader.db, "COMMIT");
   c.checkpoint_once();
   EXPECT_EQ(stats.checkpoints_incomplete.load(), 1u) << "the second one completed";
   EXPECT_EQ(read_wal_state(o.path).wal_bytes, 0u) << "truncated";
@@ -121,7 +117,7 @@ TEST(Checkpointer, StopEndsAWaitForAReaderAtOnce) {
   Writer w(o.path);
   w.insert(5);
   Writer reader(o.path);
-  exec(reader.db, "BEGIN; SELECT COUNT(*) FROM rows");
+  unit::exec_sql(reader.db, "BEGIN; SELECT COUNT(*) FROM rows");
   w.insert(5);
   DbStats stats;
   auto c = std::make_unique<Checkpointer>(o, stats);
@@ -133,7 +129,7 @@ TEST(Checkpointer, StopEndsAWaitForAReaderAtOnce) {
   EXPECT_EQ(stats.checkpoints.load(), 1u);
   EXPECT_EQ(stats.checkpoints_incomplete.load(), 1u);
   c.reset();  // a second stop: nothing to do
-  exec(reader.db, "COMMIT");
+  unit::exec_sql(reader.db, "COMMIT");
 }
 
 TEST(Checkpointer, RunsBesideAWriterWithoutLosingARow) {

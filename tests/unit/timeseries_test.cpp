@@ -18,19 +18,14 @@
 namespace busylab::sweep {
 namespace {
 
-void exec(sqlite3* db, const char* sql) {
-  char* error = nullptr;
-  ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
-}
-
 TEST(WalState, CountsFramesBackfillAndCompletedCheckpoints) {
   testing::TempDir dir;
   const std::string path = dir.file("t.db");
   EXPECT_EQ(read_wal_state(path).wal_bytes, 0u) << "no WAL yet";
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  exec(db, "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t(x)");
-  for (int i = 0; i < 10; ++i) exec(db, "INSERT INTO t VALUES(randomblob(100))");
+  unit::exec_sql(db, "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t(x)");
+  for (int i = 0; i < 10; ++i) unit::exec_sql(db, "INSERT INTO t VALUES(randomblob(100))");
   const WalState before = read_wal_state(path);
   ASSERT_TRUE(before.restarts.has_value());
   ASSERT_TRUE(before.frames.has_value());
@@ -40,9 +35,9 @@ TEST(WalState, CountsFramesBackfillAndCompletedCheckpoints) {
 
   // A checkpoint copies every frame; the next write restarts the WAL.
   for (int round = 1; round <= 3; ++round) {
-    exec(db, "PRAGMA wal_checkpoint(PASSIVE)");
+    unit::exec_sql(db, "PRAGMA wal_checkpoint(PASSIVE)");
     EXPECT_EQ(read_wal_state(path).backfilled, read_wal_state(path).frames);
-    exec(db, "INSERT INTO t VALUES(1)");
+    unit::exec_sql(db, "INSERT INTO t VALUES(1)");
     const WalState after = read_wal_state(path);
     EXPECT_EQ(*after.restarts - *before.restarts, static_cast<std::uint32_t>(round));
     EXPECT_EQ(after.frames.value_or(0), 1u) << "the WAL starts again from its first frame";

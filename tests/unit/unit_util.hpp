@@ -3,6 +3,7 @@
 // compile it on its own).
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <exception>
 #include <string>
@@ -38,6 +39,15 @@ std::string error_message(Fn&& fn) {
   }
   ADD_FAILURE() << "expected an exception, nothing was thrown";
   return {};
+}
+
+/// Runs SQL on a raw SQLite connection (the tests' own, not busylab's);
+/// a failure is a test failure with SQLite's message.
+inline void exec_sql(sqlite3* db, const char* sql) {
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
+  EXPECT_EQ(rc, SQLITE_OK) << sql << ": " << (error ? error : "");
+  sqlite3_free(error);
 }
 
 }  // namespace busylab::unit
